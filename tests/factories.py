@@ -1,0 +1,135 @@
+"""Helpers that make MIDI files, good and bad, and run the CLI the way a user does."""
+
+from __future__ import annotations
+
+import shutil
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import mido
+import pretty_midi
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args, timeout: float = 300, check: bool = False) -> subprocess.CompletedProcess:
+    """Run `composer ...` in a subprocess, as a user would."""
+    result = subprocess.run([sys.executable, "-m", "composer", *map(str, args)],
+                            capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    if check and result.returncode != 0:
+        raise AssertionError(f"composer {' '.join(map(str, args))} failed:\n{result.stderr}")
+    return result
+
+
+def write_midi(path: Path, notes: list[tuple[int, float, float]], *, program: int = 0,
+               drums: list[tuple[int, float, float]] | None = None, tempo: float = 120.0) -> Path:
+    """A small MIDI file: (pitch, start, end) notes on one instrument, optional drum notes."""
+    pm = pretty_midi.PrettyMIDI(initial_tempo=tempo)
+    inst = pretty_midi.Instrument(program=program)
+    inst.notes = [pretty_midi.Note(90, p, s, e) for p, s, e in notes]
+    pm.instruments.append(inst)
+    if drums:
+        kit = pretty_midi.Instrument(program=0, is_drum=True)
+        kit.notes = [pretty_midi.Note(100, p, s, e) for p, s, e in drums]
+        pm.instruments.append(kit)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pm.write(str(path))
+    return path
+
+
+def scale_notes(pitches: list[int], step: float = 0.5) -> list[tuple[int, float, float]]:
+    return [(p, i * step, (i + 1) * step) for i, p in enumerate(pitches)]
+
+
+def copy_tree(files: list[Path], root: Path) -> list[Path]:
+    root.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i, f in enumerate(files):
+        dest = root / f"{i:03d}_{f.name}"
+        shutil.copy(f, dest)
+        out.append(dest)
+    return out
+
+
+# --- bad files, each a way real collections go wrong -------------------------------------
+
+def truncated_header(path: Path) -> Path:
+    path.write_bytes(b"MThd\x00\x00\x00\x06\x00")
+    return path
+
+
+def truncated_track(good: Path, path: Path) -> Path:
+    data = good.read_bytes()
+    path.write_bytes(data[: len(data) * 2 // 3])
+    return path
+
+
+def garbage(path: Path) -> Path:
+    import random
+
+    rng = random.Random(7)
+    path.write_bytes(b"MThd" + bytes(rng.randrange(256) for _ in range(3000)))
+    return path
+
+
+def empty(path: Path) -> Path:
+    path.write_bytes(b"")
+    return path
+
+
+def html_named_mid(path: Path) -> Path:
+    path.write_bytes(b"<!DOCTYPE html><html><body>404 Not Found</body></html>")
+    return path
+
+
+def zero_notes(path: Path) -> Path:
+    mid = mido.MidiFile()
+    track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500000),
+                            mido.Message("program_change", program=5),
+                            mido.Message("control_change", control=7, value=100, time=480)])
+    mid.tracks.append(track)
+    mid.save(str(path))
+    return path
+
+
+def many_tempo_events(path: Path, count: int = 5000) -> Path:
+    """Thousands of tempo changes, one per tick, around a handful of notes."""
+    mid = mido.MidiFile(ticks_per_beat=480)
+    track = mido.MidiTrack()
+    for i in range(count):
+        track.append(mido.MetaMessage("set_tempo", tempo=400000 + (i % 50) * 1000, time=1))
+    for pitch in (60, 64, 67):
+        track.append(mido.Message("note_on", note=pitch, velocity=80, time=0))
+        track.append(mido.Message("note_off", note=pitch, velocity=0, time=240))
+    mid.tracks.append(track)
+    mid.save(str(path))
+    return path
+
+
+def absurd_tempo(path: Path) -> Path:
+    mid = mido.MidiFile(ticks_per_beat=480)
+    track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=10)])  # 6,000,000 bpm
+    track += [mido.Message("note_on", note=60, velocity=80), mido.Message("note_off", note=60, time=480)]
+    mid.tracks.append(track)
+    mid.save(str(path))
+    return path
+
+
+def huge_but_valid(path: Path, notes: int = 150_000) -> Path:
+    """A valid file big enough that parsing it takes well over a tenth of a second."""
+    mid = mido.MidiFile(ticks_per_beat=96)
+    track = mido.MidiTrack()
+    for i in range(notes):
+        track.append(mido.Message("note_on", note=40 + i % 40, velocity=64, time=1))
+        track.append(mido.Message("note_off", note=40 + i % 40, velocity=0, time=1))
+    mid.tracks.append(track)
+    mid.save(str(path))
+    return path
+
+
+def header_only(path: Path) -> Path:
+    """A header that promises a track that never comes."""
+    path.write_bytes(b"MThd" + struct.pack(">IHHH", 6, 1, 1, 480))
+    return path

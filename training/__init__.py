@@ -1,0 +1,4 @@
+"""training: corpus ingest, key estimation and transposition, datasets, training loops, metrics.
+
+May import models; never composer or scraper.
+"""

@@ -1,0 +1,125 @@
+"""Parse and validate one MIDI file, turning every way it can be bad into a named reason.
+
+Lakh-sized collections contain truncated files, HTML saved as .mid, files with no notes,
+tempo maps with thousands of events and files that claim to last for days. Ingest must skip
+each of these with a reason rather than crash or hang, so parsing runs under a time limit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import signal
+import threading
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pretty_midi
+
+
+class BadMidi(Exception):
+    """A file ingest must skip. `reason` is a short stable code for reports; str() explains."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What counts as absurd. Defaults keep every sane Lakh file and reject the broken ones."""
+
+    max_bytes: int = 4 * 1024 * 1024
+    time_limit: float = 20.0  # seconds of parsing per file
+    max_tempo_events: int = 1000
+    min_tempo: float = 10.0  # quarter notes per minute
+    max_tempo: float = 1000.0
+    max_duration: float = 3600.0  # seconds
+    min_duration: float = 0.5
+    min_notes: int = 1
+
+
+@contextlib.contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Raise BadMidi('timeout') if the body runs longer than `seconds` (main thread only).
+
+    SIGALRM interrupts pure-Python parsing (mido, pretty_midi), which is where hangs happen.
+    Off the main thread there is no alarm to use, so the body runs unbounded.
+    """
+    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_alarm(signum, frame):
+        raise BadMidi("timeout", f"parsing took longer than {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def check_bytes(data: bytes, limits: Limits) -> None:
+    """Cheap checks before parsing: empty, too large, not a Standard MIDI File."""
+    if len(data) == 0:
+        raise BadMidi("empty", "the file is empty")
+    if len(data) > limits.max_bytes:
+        raise BadMidi("too-large", f"{len(data)} bytes is over the {limits.max_bytes}-byte limit")
+    if not data.startswith(b"MThd"):
+        start = data[:16].lstrip().lower()
+        what = "an HTML page" if start.startswith((b"<!doctype", b"<html")) else "not a MIDI file"
+        raise BadMidi("not-midi", f"{what} (no MThd header)")
+    if len(data) < 14:
+        raise BadMidi("corrupt", "truncated MIDI header")
+
+
+def parse_midi(data: bytes, limits: Limits = Limits()) -> pretty_midi.PrettyMIDI:
+    """Parse and validate; raises BadMidi with the reason the file is unusable."""
+    check_bytes(data, limits)
+    try:
+        with deadline(limits.time_limit), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pm = pretty_midi.PrettyMIDI(io.BytesIO(data))
+    except BadMidi:
+        raise
+    except Exception as exc:  # noqa: BLE001 - mido/pretty_midi raise anything on corrupt data
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise BadMidi("corrupt", f"cannot parse MIDI: {detail}") from None
+    validate(pm, limits)
+    return pm
+
+
+def validate(pm: pretty_midi.PrettyMIDI, limits: Limits) -> None:
+    n_notes = sum(len(inst.notes) for inst in pm.instruments)
+    if n_notes < limits.min_notes:
+        raise BadMidi("no-notes", "no notes" if n_notes == 0 else f"only {n_notes} notes")
+    times, tempi = pm.get_tempo_changes()
+    if len(tempi) > limits.max_tempo_events:
+        raise BadMidi("tempo-events",
+                      f"{len(tempi)} tempo changes (limit {limits.max_tempo_events})")
+    bad = (tempi < limits.min_tempo) | (tempi > limits.max_tempo)
+    if bad.any():
+        raise BadMidi("absurd-tempo", f"tempo {float(tempi[bad][0]):.4g} bpm is outside "
+                      f"{limits.min_tempo:g}..{limits.max_tempo:g}")
+    duration = pm.get_end_time()
+    if duration > limits.max_duration:
+        raise BadMidi("too-long", f"lasts {duration:.0f} s (limit {limits.max_duration:.0f} s)")
+    if duration < limits.min_duration:
+        raise BadMidi("too-short", f"lasts {duration:.2f} s")
+
+
+def main_tempo(pm: pretty_midi.PrettyMIDI) -> float:
+    """The tempo in force for the longest total time (qpm)."""
+    times, tempi = pm.get_tempo_changes()
+    end = max(pm.get_end_time(), float(times[-1]))
+    spans = np.diff(np.append(times, end))
+    totals: dict[float, float] = {}
+    for tempo, span in zip(np.round(tempi, 2), spans):
+        totals[float(tempo)] = totals.get(float(tempo), 0.0) + float(span)
+    return max(totals, key=totals.get)
