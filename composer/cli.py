@@ -15,14 +15,16 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 app = typer.Typer(help="MIDI-first generative music: corpus, models, render, loops, playback.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 corpus_app = typer.Typer(help="Build and inspect training corpora.", no_args_is_help=True)
 app.add_typer(corpus_app, name="corpus")
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+# No markup, emoji or highlighting: file names like "a[1]:x:.mid" must print as they are.
+out = Console(soft_wrap=True, markup=False, emoji=False)
+err = Console(stderr=True, soft_wrap=True, markup=False, emoji=False)
 
 
 def _user_errors():
@@ -44,7 +46,7 @@ def user_errors(command):
         try:
             return command(*args, **kwargs)
         except _user_errors() as exc:
-            err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+            err.print(Text("error: ", style="bold red") + Text(str(exc)))
             raise typer.Exit(1) from None
 
     return wrapper
@@ -82,13 +84,13 @@ def corpus_build(
         summary = build_corpus(sources, output, options, workers=workers, limit=limit,
                                progress=progress)
     rejected = sum(summary.rejected.values())
-    out.print(f"[bold]{output}[/bold]: {summary.total_pieces} pieces "
+    out.print(f"{output}: {summary.total_pieces} pieces "
               f"({', '.join(f'{k} {v}' for k, v in sorted(summary.splits.items()))}); "
               f"added {summary.added}, skipped {rejected}, already done {summary.already_done} "
-              f"in {summary.seconds:.1f} s", highlight=False)
+              f"in {summary.seconds:.1f} s")
     if rejected:
         reasons = ", ".join(f"{reason} {n}" for reason, n in summary.rejected.most_common())
-        out.print(f"skipped by reason: {reasons} (see {output / 'rejected.csv'})", highlight=False)
+        out.print(f"skipped by reason: {reasons} (see {output / 'rejected.csv'})")
 
 
 @corpus_app.command("info")
@@ -106,24 +108,23 @@ def corpus_info(corpus: Annotated[Path, typer.Argument(help="A corpus folder")])
     for s in stats:
         table.add_row(s.source, str(s.pieces), str(s.train), str(s.valid), str(s.test),
                       f"{s.hours:.2f}", f"{s.notes:,}")
-    table.add_row("[bold]total", str(len(rows)), *(str(sum(getattr(s, k) for s in stats))
+    table.add_row(Text("total", style="bold"), str(len(rows)), *(str(sum(getattr(s, k) for s in stats))
                   for k in ("train", "valid", "test")),
                   f"{sum(s.hours for s in stats):.2f}", f"{sum(s.notes for s in stats):,}")
     out.print(table)
     keys = key_counts(rows).most_common(6)
     if keys:
         out.print("most common keys before transposition: "
-                  + ", ".join(f"{k} {n}" for k, n in keys), highlight=False)
+                  + ", ".join(f"{k} {n}" for k, n in keys))
     if rows:
         shifts = sorted({int(r["transpose"]) for r in rows})
-        out.print(f"transpositions applied: {shifts[0]:+d} .. {shifts[-1]:+d} semitones",
-                  highlight=False)
+        out.print(f"transpositions applied: {shifts[0]:+d} .. {shifts[-1]:+d} semitones")
     if rejects:
         from collections import Counter
 
         reasons = Counter(r["reason"] for r in rejects).most_common()
         out.print(f"skipped files: {len(rejects)} (" + ", ".join(f"{r} {n}" for r, n in reasons)
-                  + ")", highlight=False)
+                  + ")")
 
 
 @corpus_app.command("plot")
@@ -138,7 +139,7 @@ def corpus_plot(
     from training.corpus_stats import plot_corpus
 
     for path in plot_corpus(read_manifest(corpus), output or corpus / "plots"):
-        out.print(str(path), highlight=False)
+        out.print(str(path))
 
 
 @app.command("transpose")
@@ -165,7 +166,7 @@ def transpose(
     if report:
         out.print(f"{input}: key {plan.estimate.key} (confidence {plan.estimate.confidence:.2f}), "
                   f"shifted {plan.shift:+d} semitones to {plan.result_key} "
-                  f"(signature of {target}) -> {output}", highlight=False)
+                  f"(signature of {target}) -> {output}")
 
 
 @app.command("soundfont")
@@ -177,7 +178,7 @@ def soundfont(
     from composer.soundfont import find_soundfont
 
     found = find_soundfont(path)
-    out.print(f"{found.path} ({found.origin})", highlight=False)
+    out.print(f"{found.path} ({found.origin})")
 
 
 def main() -> None:
