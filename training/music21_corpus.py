@@ -24,6 +24,7 @@ CONVERTER_VERSION = 3
 # music21 writes 10080 ticks per quarter note; 960 keeps triplets and quintuplets exact, and
 # parsing the files is seven times faster (pretty_midi builds one array entry per tick).
 TICKS_PER_QUARTER = 960
+CONVERT_TIME_LIMIT = 120.0  # seconds for music21 to parse and export one piece
 
 # Collection name (as users type it) -> folder inside music21/corpus and the file types to take.
 COLLECTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -188,8 +189,11 @@ def parse_piece(piece: Music21Piece):
 
 def convert_piece(piece: Music21Piece) -> tuple[str, str | None]:
     """Convert one piece into the cache. Returns (piece_id, error or None); never raises."""
+    from training.validate import deadline
+
     try:
-        data = score_to_midi_bytes(parse_piece(piece))
+        with deadline(CONVERT_TIME_LIMIT):
+            data = score_to_midi_bytes(parse_piece(piece))
         if len(data) <= 22:  # header + empty track: nothing was notated
             raise ValueError("music21 produced an empty MIDI file")
         atomic_write_bytes(piece.midi_path, data)

@@ -2,7 +2,8 @@
 
 A source turns into a list of `SourceFile`s (an id that stays the same across runs, and a MIDI
 path). Ids make a build resumable and appear in the manifest, so they are stable and readable:
-`music21:essen/han1/0012`, `dir:jazz/take5.mid`, `lakh:0a1b2c...` (Lakh's md5 file names).
+`music21:essen/han1/0012`, `dir:/home/me/midi/take5.mid` (absolute, so two folders never
+collide), `lakh:0a1b2c...` (Lakh's md5 file names).
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def midi_files_under(root: Path) -> list[Path]:
 def list_dir(spec: SourceSpec, limit: int | None = None) -> list[SourceFile]:
     root = Path(spec.value)
     files = midi_files_under(root)[:limit]
-    return [SourceFile(f"dir:{p.relative_to(root).as_posix()}", str(spec), str(p)) for p in files]
+    return [SourceFile(f"dir:{p.as_posix()}", str(spec), str(p)) for p in files]
 
 
 def list_lakh(spec: SourceSpec, limit: int | None = None) -> list[SourceFile]:
