@@ -2,14 +2,12 @@
 
 import csv
 import hashlib
-import io
 import json
 import shutil
 from collections import Counter
 from pathlib import Path
 
 import mido
-import pretty_midi
 import pytest
 
 import factories as f

@@ -1,6 +1,5 @@
 """Soundfont lookup order: --soundfont > $COMPOSER_SOUNDFONT > soundfonts/ > system GM."""
 
-from pathlib import Path
 
 import pytest
 

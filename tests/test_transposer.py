@@ -3,7 +3,6 @@
 import io
 
 import mido
-import numpy as np
 import pretty_midi
 import pytest
 
