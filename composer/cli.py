@@ -80,9 +80,14 @@ def corpus_build(
 
     options = IngestOptions(keep_key=keep_key, target=_parse_key(to),
                             limits=Limits(max_bytes=max_bytes, time_limit=time_limit))
-    with RichProgress(err) as progress:
-        summary = build_corpus(sources, output, options, workers=workers, limit=limit,
-                               progress=progress)
+    try:
+        with RichProgress(err) as progress:
+            summary = build_corpus(sources, output, options, workers=workers, limit=limit,
+                                   progress=progress)
+    except KeyboardInterrupt:
+        err.print(f"interrupted: finished pieces are committed in {output}; "
+                  "run the same command again to resume")
+        raise typer.Exit(130) from None
     rejected = sum(summary.rejected.values())
     out.print(f"{output}: {summary.total_pieces} pieces "
               f"({', '.join(f'{k} {v}' for k, v in sorted(summary.splits.items()))}); "

@@ -21,6 +21,7 @@ import io
 import json
 import multiprocessing
 import os
+import signal
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -164,13 +165,19 @@ def _reject_row(item: SourceFile, reason: str, detail: str) -> dict:
             "detail": detail}
 
 
+def _ignore_sigint() -> None:
+    """Ctrl-C is the parent's to handle (commit, then stop), not each worker's."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def make_executor(workers: int | None):
     """A process pool started from a clean forkserver: workers never inherit TensorFlow."""
     from concurrent.futures import ProcessPoolExecutor
 
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["training.ingest", "training.music21_corpus"])
-    return ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1, mp_context=context)
+    return ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1, mp_context=context,
+                               initializer=_ignore_sigint)
 
 
 def _convert_music21(spec: SourceSpec, limit: int | None, executor, progress: ProgressFn
@@ -261,6 +268,9 @@ def build_corpus(
                 progress("ingest", done, len(todo))
                 if len(pending) + len(pending_rejects) >= part_size:
                     _commit(store, pending, pending_rejects, summary)
+        except KeyboardInterrupt:
+            executor.shutdown(wait=True, cancel_futures=True)
+            raise
         finally:
             # Commit whatever finished, even on Ctrl-C: a rerun picks up from there.
             _commit(store, pending, pending_rejects, summary)
