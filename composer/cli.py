@@ -7,6 +7,7 @@ Commands stay thin: they parse options, call the stage's functions and print. A 
 from __future__ import annotations
 
 import functools
+from collections import Counter
 import os
 import sys
 from pathlib import Path
@@ -23,8 +24,8 @@ corpus_app = typer.Typer(help="Build and inspect training corpora.", no_args_is_
 app.add_typer(corpus_app, name="corpus")
 
 # No markup, emoji or highlighting: file names like "a[1]:x:.mid" must print as they are.
-out = Console(soft_wrap=True, markup=False, emoji=False)
-err = Console(stderr=True, soft_wrap=True, markup=False, emoji=False)
+out = Console(soft_wrap=True, markup=False, emoji=False, highlight=False)
+err = Console(stderr=True, soft_wrap=True, markup=False, emoji=False, highlight=False)
 
 
 def _user_errors():
@@ -125,8 +126,6 @@ def corpus_info(corpus: Annotated[Path, typer.Argument(help="A corpus folder")])
         shifts = sorted({int(r["transpose"]) for r in rows})
         out.print(f"transpositions applied: {shifts[0]:+d} .. {shifts[-1]:+d} semitones")
     if rejects:
-        from collections import Counter
-
         reasons = Counter(r["reason"] for r in rejects).most_common()
         out.print(f"skipped files: {len(rejects)} (" + ", ".join(f"{r} {n}" for r, n in reasons)
                   + ")")
