@@ -7,11 +7,11 @@ Commands stay thin: they parse options, call the stage's functions and print. A 
 from __future__ import annotations
 
 import functools
-from collections import Counter
 import os
 import sys
+from collections import Counter
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -67,11 +67,11 @@ def corpus_build(
         help="music21:<bach|nottingham|essen|ryansMammoth|oneills|all>, dir:PATH or lakh:PATH")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Corpus folder to create or resume")],
     keep_key: Annotated[bool, typer.Option("--keep-key", help="Store pieces in their own key")] = False,
-    to: Annotated[Optional[str], typer.Option("--to", help="Common key (default C major / A minor)")] = None,
-    workers: Annotated[Optional[int], typer.Option(help="Worker processes (default: all cores)")] = None,
-    limit: Annotated[Optional[int], typer.Option(help="At most N pieces per source")] = None,
+    to: Annotated[str | None, typer.Option("--to", help="Common key (default C major / A minor)")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes (default: all cores)")] = None,
+    limit: Annotated[int | None, typer.Option(help="At most N pieces per source")] = None,
     max_bytes: Annotated[int, typer.Option(help="Skip files larger than this")] = 4 * 1024 * 1024,
-    time_limit: Annotated[float, typer.Option(help="Seconds allowed to parse one file")] = 20.0,
+    time_limit: Annotated[float, typer.Option(help="CPU seconds allowed to read one file")] = 20.0,
 ) -> None:
     """Ingest MIDI collections into a key-normalised, de-duplicated, split corpus."""
     from composer.progress import RichProgress
@@ -135,7 +135,7 @@ def corpus_info(corpus: Annotated[Path, typer.Argument(help="A corpus folder")])
 @user_errors
 def corpus_plot(
     corpus: Annotated[Path, typer.Argument(help="A corpus folder")],
-    output: Annotated[Optional[Path], typer.Option("-o", "--output",
+    output: Annotated[Path | None, typer.Option("-o", "--output",
                                                    help="Folder for the PNGs (default CORPUS/plots)")] = None,
 ) -> None:
     """Write PNG histograms of keys, tempi, pitch range and lengths."""
@@ -151,7 +151,7 @@ def corpus_plot(
 def transpose(
     input: Annotated[Path, typer.Argument(help="MIDI file to read")],
     output: Annotated[Path, typer.Argument(help="MIDI file to write")],
-    to: Annotated[Optional[str], typer.Option("--to", help="Target key, e.g. G, Em, 'F# minor'")] = None,
+    to: Annotated[str | None, typer.Option("--to", help="Target key, e.g. G, Em, 'F# minor'")] = None,
     report: Annotated[bool, typer.Option("--report", help="Print the key found and the shift")] = False,
 ) -> None:
     """Estimate a MIDI file's key and shift it to a common key signature (drums untouched)."""
@@ -162,10 +162,10 @@ def transpose(
     target = _parse_key(to)
     data = input.read_bytes()
     try:
-        pm = parse_midi(data)
+        score = parse_midi(data)
     except BadMidi as exc:
         raise BadMidi(exc.reason, f"{input}: {exc.detail}") from None
-    plan = plan_transposition(pm, target)
+    plan = plan_transposition(score, target)
     atomic_write_bytes(output, transpose_midi_bytes(data, plan.shift))
     if report:
         out.print(f"{input}: key {plan.estimate.key} (confidence {plan.estimate.confidence:.2f}), "
@@ -176,7 +176,7 @@ def transpose(
 @app.command("soundfont")
 @user_errors
 def soundfont(
-    path: Annotated[Optional[str], typer.Option("--soundfont", help="Soundfont to check")] = None,
+    path: Annotated[str | None, typer.Option("--soundfont", help="Soundfont to check")] = None,
 ) -> None:
     """Print the soundfont that rendering would load, and where it was found."""
     from composer.soundfont import find_soundfont

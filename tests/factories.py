@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 import struct
 import subprocess
@@ -117,13 +118,20 @@ def absurd_tempo(path: Path) -> Path:
     return path
 
 
-def huge_but_valid(path: Path, notes: int = 150_000) -> Path:
-    """A valid file big enough that parsing it takes well over a tenth of a second."""
+def huge_but_valid(path: Path, notes: int = 380_000) -> Path:
+    """A valid file just under the 4 MB limit that takes about a second to read: a parser hang.
+
+    Every note overlaps the last one of its pitch and running status carries over
+    channel-pressure messages, which defeats the vectorised reader (training.smf) and sends
+    each event down the careful byte-by-byte paths.
+    """
     mid = mido.MidiFile(ticks_per_beat=96)
     track = mido.MidiTrack()
     for i in range(notes):
-        track.append(mido.Message("note_on", note=40 + i % 40, velocity=64, time=1))
-        track.append(mido.Message("note_off", note=40 + i % 40, velocity=0, time=1))
+        track.append(mido.Message("note_on", note=40 + i % 3, velocity=64, time=1))
+        track.append(mido.Message("aftertouch", value=i % 100, time=0))
+    for i in range(notes):
+        track.append(mido.Message("note_off", note=40 + i % 3, velocity=0, time=1))
     mid.tracks.append(track)
     mid.save(str(path))
     return path
@@ -133,3 +141,74 @@ def header_only(path: Path) -> Path:
     """A header that promises a track that never comes."""
     path.write_bytes(b"MThd" + struct.pack(">IHHH", 6, 1, 1, 480))
     return path
+
+
+def tangled_midi(seed: int) -> bytes:
+    """A random but legal MIDI file full of what real files do and tidy writers never do.
+
+    Overlapping notes of one pitch, note-offs on the note-on's tick, spurious and missing
+    note-offs, program changes mid-track, controllers and pitch bends before the first note,
+    several channels per track, tempo and signature changes, text, sysex, running status
+    across one-data-byte messages. Written with mido, which uses running status throughout.
+    """
+    import random
+
+    rng = random.Random(seed)
+    midi = mido.MidiFile(type=rng.choice([0, 1]), ticks_per_beat=rng.choice([96, 220, 480]))
+    n_tracks = 1 if midi.type == 0 else rng.randint(2, 4)
+    for number in range(n_tracks):
+        track = mido.MidiTrack()
+        midi.tracks.append(track)
+        events = []  # (tick, message)
+        if number == 0:
+            events.append((0, mido.MetaMessage("set_tempo", tempo=rng.randint(300_000, 900_000))))
+            events.append((0, mido.MetaMessage("time_signature", numerator=3, denominator=4)))
+            events.append((0, mido.MetaMessage("key_signature", key=rng.choice(["C", "Eb", "F#m"]))))
+            for _ in range(rng.randint(0, 4)):
+                events.append((rng.randint(1, 4000), mido.MetaMessage(
+                    "set_tempo", tempo=rng.randint(300_000, 900_000))))
+            events.append((rng.randint(0, 4000), mido.MetaMessage("time_signature",
+                                                                  numerator=6, denominator=8)))
+        events.append((0, mido.MetaMessage("track_name", name=f"part {number}")))
+        events.append((rng.randint(0, 500), mido.MetaMessage("text", text="verse")))
+        events.append((0, mido.Message("sysex", data=[0x7E, 0x7F, 0x09, 0x01])))
+        channels = rng.sample([0, 1, 2, 9], k=rng.randint(1, 3))
+        for _ in range(rng.randint(20, 120)):
+            ch = rng.choice(channels)
+            tick = rng.randint(0, 4000)
+            roll = rng.random()
+            if roll < 0.6:
+                pitch = rng.choice([60, 62, 64, 67, rng.randint(0, 127)])
+                length = rng.choice([0, 0, 1, 30, 240, 480])
+                events.append((tick, mido.Message("note_on", channel=ch, note=pitch,
+                                                  velocity=rng.randint(1, 127))))
+                if rng.random() < 0.93:
+                    off = (mido.Message("note_off", channel=ch, note=pitch, velocity=64)
+                           if rng.random() < 0.5 else
+                           mido.Message("note_on", channel=ch, note=pitch, velocity=0))
+                    events.append((tick + length, off))
+            elif roll < 0.7:
+                events.append((tick, mido.Message("program_change", channel=ch,
+                                                  program=rng.randint(0, 127))))
+            elif roll < 0.8:
+                events.append((tick, mido.Message("control_change", channel=ch,
+                                                  control=rng.choice([7, 10, 64]),
+                                                  value=rng.randint(0, 127))))
+            elif roll < 0.88:
+                events.append((tick, mido.Message("pitchwheel", channel=ch,
+                                                  pitch=rng.randint(-8192, 8191))))
+            elif roll < 0.94:
+                events.append((tick, mido.Message("aftertouch", channel=ch,
+                                                  value=rng.randint(0, 127))))
+            else:
+                events.append((tick, mido.Message("note_off", channel=ch,
+                                                  note=rng.randint(0, 127))))  # spurious
+        events.sort(key=lambda e: e[0])
+        last = 0
+        for tick, msg in events:
+            track.append(msg.copy(time=tick - last))
+            last = tick
+        track.append(mido.MetaMessage("end_of_track", time=0))
+    out = io.BytesIO()
+    midi.save(file=out)
+    return out.getvalue()

@@ -7,10 +7,10 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
+import factories as f
 import mido
 import pytest
 
-import factories as f
 from training.ingest import split_for
 from training.keys import estimate_key_from_notes
 from training.shards import dataset, iter_notesequences
@@ -53,7 +53,7 @@ def collection(tmp_path_factory, chorales, folk_tunes) -> dict:
 def built(tmp_path_factory, collection) -> dict:
     out = tmp_path_factory.mktemp("corpus") / "c"
     result = f.run_cli("corpus", "build", f"dir:{collection['root']}", "-o", out,
-                       "--time-limit", "0.3", check=True)
+                       "--time-limit", "0.1", check=True)
     return {"out": out, "result": result, **collection}
 
 
@@ -109,13 +109,13 @@ def test_shards_hold_transposed_notesequences(built):
 def test_rerun_skips_done_and_adds_new(built, tmp_path, chorales):
     out, root = built["out"], built["root"]
     before = (out / "manifest.csv").read_text()
-    again = f.run_cli("corpus", "build", f"dir:{root}", "-o", out, "--time-limit", "0.3", check=True)
+    again = f.run_cli("corpus", "build", f"dir:{root}", "-o", out, "--time-limit", "0.1", check=True)
     assert "added 0" in again.stdout and "skipped 0" in again.stdout
     assert (out / "manifest.csv").read_text() == before
     new = root / "late" / "new.mid"
     new.parent.mkdir()
     shutil.copy(chorales[6], new)
-    third = f.run_cli("corpus", "build", f"dir:{root}", "-o", out, "--time-limit", "0.3", check=True)
+    third = f.run_cli("corpus", "build", f"dir:{root}", "-o", out, "--time-limit", "0.1", check=True)
     assert "added 1," in third.stdout
     assert str(new) in (out / "manifest.csv").read_text()
 

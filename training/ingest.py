@@ -14,12 +14,15 @@ import numpy as np
 import pretty_midi
 
 from training.keys import Key
-from training.transposer import DEFAULT_TARGET, plan_transposition, transpose_notesequence
+from training.score import Score, fold_pitches, to_notesequence
+from training.transposer import DEFAULT_TARGET, plan_transposition
 from training.validate import BadMidi, Limits, deadline, main_tempo, parse_midi
 
 with warnings.catch_warnings():
-    warnings.simplefilter("ignore")  # pydub warns about ffmpeg, which note-seq never needs here
-    from note_seq import midi_io
+    # Loaded when a worker starts, not inside the first file's time limit. pydub warns about
+    # ffmpeg, which is never used here.
+    warnings.simplefilter("ignore")
+    from note_seq.protobuf import music_pb2  # noqa: F401
 
 SPLITS = ("train", "valid", "test")
 
@@ -47,19 +50,17 @@ class IngestResult:
         return self.row is not None
 
 
-def content_hash(pm: pretty_midi.PrettyMIDI) -> str:
+def content_hash(score: Score) -> str:
     """Hash of the music alone (notes, programs, drums), blind to metadata and track layout.
 
     Lakh holds the same arrangement many times over with different names, text events or track
     order; those are exact duplicates as far as training is concerned.
     """
-    rows = [
-        (int(inst.is_drum), inst.program, n.pitch, round(n.start * 1000), round(n.end * 1000),
-         n.velocity)
-        for inst in pm.instruments
-        for n in inst.notes
-    ]
-    arr = np.array(rows, dtype=np.int64).reshape(-1, 6)
+    notes = score.notes
+    arr = np.stack([score.is_drum.astype(np.int64), score.program.astype(np.int64),
+                    notes["pitch"].astype(np.int64), np.round(notes["start"] * 1000),
+                    np.round(notes["end"] * 1000), notes["velocity"].astype(np.int64)],
+                   axis=1).astype(np.int64)
     arr = arr[np.lexsort(arr.T[::-1])]
     return hashlib.blake2b(arr.tobytes(), digest_size=16).hexdigest()
 
@@ -74,9 +75,10 @@ def split_for(hash_hex: str, fractions: tuple[float, float, float]) -> str:
     return "test"
 
 
-def instrument_names(pm: pretty_midi.PrettyMIDI) -> str:
+def instrument_names(score: Score) -> str:
+    used = np.unique(score.notes["instrument"])
     names = sorted({"drums" if inst.is_drum else pretty_midi.program_to_instrument_name(inst.program)
-                    for inst in pm.instruments if inst.notes})
+                    for inst in (score.instruments[i] for i in used.tolist())})
     return "|".join(names)
 
 
@@ -85,9 +87,9 @@ def ingest_file(path: str, ident: str, source: str, options: IngestOptions) -> I
     try:
         with open(path, "rb") as handle:
             data = handle.read(options.limits.max_bytes + 1)
-        pm = parse_midi(data, options.limits)
+        score = parse_midi(data, options.limits)
         with deadline(options.limits.time_limit):
-            result.row, result.sequence = _describe(pm, options)
+            result.row, result.sequence = _describe(score, options)
     except BadMidi as exc:
         result.reason, result.detail = exc.reason, exc.detail
     except OSError as exc:
@@ -99,26 +101,25 @@ def ingest_file(path: str, ident: str, source: str, options: IngestOptions) -> I
     return result
 
 
-def _describe(pm: pretty_midi.PrettyMIDI, options: IngestOptions) -> tuple[dict, bytes]:
-    plan = plan_transposition(pm, options.target)
+def _describe(score: Score, options: IngestOptions) -> tuple[dict, bytes]:
+    plan = plan_transposition(score, options.target)
     shift = 0 if options.keep_key else plan.shift
-    digest = content_hash(pm)
-    sequence = transpose_notesequence(midi_io.midi_to_note_sequence(pm), shift)
-    pitched = [n.pitch for n in sequence.notes if not n.is_drum]
-    signatures = pm.time_signature_changes
+    digest = content_hash(score)
+    sequence = to_notesequence(score, shift)
+    pitched = fold_pitches(score.pitched()[0] + shift)
+    signatures = score.time_signatures
     row = {
         "hash": digest,
         "split": split_for(digest, options.split),
         "key": plan.estimate.key.name,
         "key_confidence": round(plan.estimate.confidence, 4),
         "transpose": shift,
-        "tempo": round(main_tempo(pm), 2),
-        "time_signature": f"{signatures[0].numerator}/{signatures[0].denominator}"
-        if signatures else "",
-        "duration": round(float(pm.get_end_time()), 3),
+        "tempo": round(main_tempo(score), 2),
+        "time_signature": f"{signatures[0][1]}/{signatures[0][2]}" if signatures else "",
+        "duration": round(score.end_time, 3),
         "notes": len(sequence.notes),
-        "pitch_min": min(pitched) if pitched else "",
-        "pitch_max": max(pitched) if pitched else "",
-        "instruments": instrument_names(pm),
+        "pitch_min": int(pitched.min()) if len(pitched) else "",
+        "pitch_max": int(pitched.max()) if len(pitched) else "",
+        "instruments": instrument_names(score),
     }
     return row, sequence.SerializeToString()

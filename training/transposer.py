@@ -15,7 +15,14 @@ import mido
 import numpy as np
 import pretty_midi
 
-from training.keys import Key, KeyEstimate, estimate_key_from_notes, parse_key, transposition
+from training.keys import (
+    Key,
+    KeyEstimate,
+    estimate_key_from_notes,
+    parse_key,
+    transposition,
+)
+from training.score import Score
 
 DRUM_CHANNEL = 9
 DEFAULT_TARGET = Key(0, "major")  # no sharps or flats: C major / A minor
@@ -34,7 +41,7 @@ def fold_pitch(pitch: int) -> int:
 
 
 def pitched_notes(pm: pretty_midi.PrettyMIDI) -> tuple[np.ndarray, np.ndarray]:
-    """(pitches, durations) of every non-drum note."""
+    """(pitches, durations) of every non-drum note of a pretty_midi object (see Score.pitched)."""
     notes = [n for inst in pm.instruments if not inst.is_drum for n in inst.notes]
     pitches = np.fromiter((n.pitch for n in notes), dtype=np.int64, count=len(notes))
     durations = np.fromiter((n.end - n.start for n in notes), dtype=np.float64, count=len(notes))
@@ -96,6 +103,6 @@ class TranspositionPlan:
         return Key(key.tonic + self.shift, key.mode)
 
 
-def plan_transposition(pm: pretty_midi.PrettyMIDI, target: Key = DEFAULT_TARGET) -> TranspositionPlan:
-    estimate = estimate_midi_key(pm)
+def plan_transposition(score: Score, target: Key = DEFAULT_TARGET) -> TranspositionPlan:
+    estimate = estimate_key_from_notes(*score.pitched())
     return TranspositionPlan(estimate, target, transposition(estimate.key, target))

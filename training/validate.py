@@ -8,15 +8,15 @@ each of these with a reason rather than crash or hang, so parsing runs under a t
 from __future__ import annotations
 
 import contextlib
-import io
 import signal
 import threading
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-import pretty_midi
+
+from training.score import Score, read_score
+from training.smf import SmfError
 
 
 class BadMidi(Exception):
@@ -33,7 +33,7 @@ class Limits:
     """What counts as absurd. Defaults keep every sane Lakh file and reject the broken ones."""
 
     max_bytes: int = 4 * 1024 * 1024
-    time_limit: float = 20.0  # seconds of parsing per file
+    time_limit: float = 20.0  # CPU seconds to read one file
     max_tempo_events: int = 1000
     min_tempo: float = 10.0  # quarter notes per minute
     max_tempo: float = 1000.0
@@ -44,25 +44,27 @@ class Limits:
 
 @contextlib.contextmanager
 def deadline(seconds: float) -> Iterator[None]:
-    """Raise BadMidi('timeout') if the body runs longer than `seconds` (main thread only).
+    """Raise BadMidi('timeout') if the body uses more than `seconds` of CPU (main thread only).
 
-    SIGALRM interrupts pure-Python parsing (mido, pretty_midi), which is where hangs happen.
-    Off the main thread there is no alarm to use, so the body runs unbounded.
+    CPU time, not wall time: a pathological file spins in Python, while a good file on a busy
+    machine merely waits for a core, and must not be rejected for it. SIGPROF interrupts
+    pure-Python work, which is where such a file would hang. Off the main thread there is no
+    timer to use, so the body runs unbounded.
     """
     if seconds <= 0 or threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def on_alarm(signum, frame):
-        raise BadMidi("timeout", f"parsing took longer than {seconds:g} s")
+        raise BadMidi("timeout", f"reading took more than {seconds:g} s of CPU time")
 
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    previous = signal.signal(signal.SIGPROF, on_alarm)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, previous)
 
 
 def check_bytes(data: bytes, limits: Limits) -> None:
@@ -79,27 +81,28 @@ def check_bytes(data: bytes, limits: Limits) -> None:
         raise BadMidi("corrupt", "truncated MIDI header")
 
 
-def parse_midi(data: bytes, limits: Limits = Limits()) -> pretty_midi.PrettyMIDI:
+def parse_midi(data: bytes, limits: Limits = Limits()) -> Score:
     """Parse and validate; raises BadMidi with the reason the file is unusable."""
     check_bytes(data, limits)
     try:
-        with deadline(limits.time_limit), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            pm = pretty_midi.PrettyMIDI(io.BytesIO(data))
+        with deadline(limits.time_limit):
+            score = read_score(data)
     except BadMidi:
         raise
-    except Exception as exc:  # noqa: BLE001 - mido/pretty_midi raise anything on corrupt data
+    except SmfError as exc:
+        raise BadMidi("corrupt", f"cannot parse MIDI: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - corrupt data must never crash a batch job
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise BadMidi("corrupt", f"cannot parse MIDI: {detail}") from None
-    validate(pm, limits)
-    return pm
+    validate(score, limits)
+    return score
 
 
-def validate(pm: pretty_midi.PrettyMIDI, limits: Limits) -> None:
-    n_notes = sum(len(inst.notes) for inst in pm.instruments)
+def validate(score: Score, limits: Limits) -> None:
+    n_notes = len(score.notes)
     if n_notes < limits.min_notes:
         raise BadMidi("no-notes", "no notes" if n_notes == 0 else f"only {n_notes} notes")
-    times, tempi = pm.get_tempo_changes()
+    tempi = score.tempi
     if len(tempi) > limits.max_tempo_events:
         raise BadMidi("tempo-events",
                       f"{len(tempi)} tempo changes (limit {limits.max_tempo_events})")
@@ -107,17 +110,17 @@ def validate(pm: pretty_midi.PrettyMIDI, limits: Limits) -> None:
     if bad.any():
         raise BadMidi("absurd-tempo", f"tempo {float(tempi[bad][0]):.4g} bpm is outside "
                       f"{limits.min_tempo:g}..{limits.max_tempo:g}")
-    duration = pm.get_end_time()
+    duration = score.end_time
     if duration > limits.max_duration:
         raise BadMidi("too-long", f"lasts {duration:.0f} s (limit {limits.max_duration:.0f} s)")
     if duration < limits.min_duration:
         raise BadMidi("too-short", f"lasts {duration:.2f} s")
 
 
-def main_tempo(pm: pretty_midi.PrettyMIDI) -> float:
+def main_tempo(score: Score) -> float:
     """The tempo in force for the longest total time (qpm)."""
-    times, tempi = pm.get_tempo_changes()
-    end = max(pm.get_end_time(), float(times[-1]))
+    times, tempi = score.tempo_times, score.tempi
+    end = max(score.end_time, float(times[-1]))
     spans = np.diff(np.append(times, end))
     totals: dict[float, float] = {}
     for tempo, span in zip(np.round(tempi, 2), spans):
