@@ -17,7 +17,6 @@ benchmarks/results/key_accuracy.json and prints a Markdown table for docs/BENCHM
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import statistics
 import sys
@@ -30,8 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from training import music21_corpus  # noqa: E402
-from training.keys import Key, _SCALES, pitch_class_histogram  # noqa: E402
+from training import music21_corpus
+from training.keys import _SCALES, Key, pitch_class_histogram
 
 
 def _m21_key(k) -> Key:
@@ -40,10 +39,10 @@ def _m21_key(k) -> Key:
 
 def evaluate(piece: music21_corpus.Music21Piece) -> dict | None:
     """One piece: annotation, music21's key and time, our key and times. None if unannotated."""
-    import pretty_midi
     from music21 import key as m21key
 
-    from training.transposer import estimate_midi_key, pitched_notes
+    from training.keys import estimate_key_from_notes
+    from training.score import read_score
 
     warnings.simplefilter("ignore")
     if not music21_corpus.is_converted(piece):
@@ -61,12 +60,12 @@ def evaluate(piece: music21_corpus.Music21Piece) -> dict | None:
 
     data = Path(piece.midi_path).read_bytes()
     start = time.perf_counter()
-    pm = pretty_midi.PrettyMIDI(io.BytesIO(data))
+    notes = read_score(data).pitched()  # the reader ingest uses
     parsed = time.perf_counter()
-    ours = estimate_midi_key(pm).key
+    ours = estimate_key_from_notes(*notes).key
     done = time.perf_counter()
 
-    hist = pitch_class_histogram(*pitched_notes(pm))
+    hist = pitch_class_histogram(*notes)
     share = _SCALES @ hist / max(hist.sum(), 1e-12)
     return {
         "id": piece.piece_id, "collection": piece.collection, "annotated_fifths": annotated,

@@ -2,8 +2,15 @@ import numpy as np
 import pretty_midi
 import pytest
 
-from training.keys import (Key, estimate_key, estimate_key_from_notes, key_from_signature,
-                           parse_key, pitch_class_histogram, transposition)
+from training.keys import (
+    Key,
+    estimate_key,
+    estimate_key_from_notes,
+    key_from_signature,
+    parse_key,
+    pitch_class_histogram,
+    transposition,
+)
 from training.transposer import estimate_midi_key
 
 

@@ -1,9 +1,9 @@
 """Soundfont lookup order: --soundfont > $COMPOSER_SOUNDFONT > soundfonts/ > system GM."""
 
 
+import factories as f
 import pytest
 
-import factories as f
 from composer.soundfont import ENV_VAR, SoundfontError, find_soundfont
 
 

@@ -2,13 +2,17 @@
 
 import io
 
+import factories as f
 import mido
 import pretty_midi
 import pytest
 
-import factories as f
-from training.transposer import (estimate_midi_key, fold_pitch, transpose_midi_bytes,
-                                 transpose_notesequence)
+from training.transposer import (
+    estimate_midi_key,
+    fold_pitch,
+    transpose_midi_bytes,
+    transpose_notesequence,
+)
 
 
 def _notes(data: bytes):

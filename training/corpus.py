@@ -290,5 +290,12 @@ def _commit(store: _PartStore, pending: list[IngestResult], rejects: list[dict],
     rejects.clear()
 
 
-__all__ = ["build_corpus", "read_manifest", "read_rejected", "BuildSummary", "CorpusError",
-           "MANIFEST_COLUMNS", "REJECT_COLUMNS"]
+__all__ = [
+    "MANIFEST_COLUMNS",
+    "REJECT_COLUMNS",
+    "BuildSummary",
+    "CorpusError",
+    "build_corpus",
+    "read_manifest",
+    "read_rejected",
+]

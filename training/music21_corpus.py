@@ -156,7 +156,7 @@ def score_to_midi_bytes(score) -> bytes:
     _unshare_context_objects(score)
     try:
         return midi.translate.music21ObjectToMidiFile(score).writestr()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         if type(exc).__name__ != "ExpanderException":
             raise
     # Badly formed repeats (an end-repeat with no start, stray endings) stop music21 from
