@@ -16,6 +16,7 @@ demo: install
 	$(BIN)/composer corpus build music21:all -o $(DEMO_CORPUS)
 	$(BIN)/composer corpus info $(DEMO_CORPUS)
 	$(BIN)/composer corpus plot $(DEMO_CORPUS)
+	$(BIN)/composer generate --model lstm --bars 8 --seed 7 -o build/demo.mid --wav build/demo.wav
 
 test: install
 	$(TEST_ENV) $(BIN)/python -m pytest -q

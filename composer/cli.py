@@ -30,13 +30,16 @@ err = Console(stderr=True, soft_wrap=True, markup=False, emoji=False, highlight=
 
 def _user_errors():
     """Exceptions that mean the user asked for something impossible, not that we crashed."""
+    from composer.generate import GenerationError
     from composer.soundfont import SoundfontError
+    from models.checkpoint import CheckpointError
     from training.corpus import CorpusError
     from training.sources import SourceError
+    from training.trainer import TrainingError
     from training.validate import BadMidi
 
-    return (SourceError, CorpusError, BadMidi, SoundfontError, FileNotFoundError,
-            IsADirectoryError, PermissionError, ValueError)
+    return (SourceError, CorpusError, BadMidi, SoundfontError, TrainingError, CheckpointError,
+            GenerationError, FileNotFoundError, IsADirectoryError, PermissionError, ValueError)
 
 
 def user_errors(command):
@@ -51,6 +54,17 @@ def user_errors(command):
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+def _parse_split(text: str) -> tuple[float, float, float]:
+    try:
+        parts = [float(x) for x in text.split("/")]
+    except ValueError:
+        parts = []
+    if len(parts) != 3 or min(parts) < 0 or abs(sum(parts) - 100) > 1e-6:
+        raise ValueError(f"--split {text!r}: give three percentages that add up to 100, "
+                         "e.g. 80/10/10")
+    return parts[0] / 100, parts[1] / 100, parts[2] / 100
 
 
 def _parse_key(text: str | None):
@@ -72,6 +86,8 @@ def corpus_build(
     limit: Annotated[int | None, typer.Option(help="At most N pieces per source")] = None,
     max_bytes: Annotated[int, typer.Option(help="Skip files larger than this")] = 4 * 1024 * 1024,
     time_limit: Annotated[float, typer.Option(help="CPU seconds allowed to read one file")] = 20.0,
+    split: Annotated[str, typer.Option(
+        help="Train/valid/test percentages; small corpora need larger valid and test")] = "90/5/5",
 ) -> None:
     """Ingest MIDI collections into a key-normalised, de-duplicated, split corpus."""
     from composer.progress import RichProgress
@@ -80,7 +96,8 @@ def corpus_build(
     from training.validate import Limits
 
     options = IngestOptions(keep_key=keep_key, target=_parse_key(to),
-                            limits=Limits(max_bytes=max_bytes, time_limit=time_limit))
+                            limits=Limits(max_bytes=max_bytes, time_limit=time_limit),
+                            split=_parse_split(split))
     try:
         with RichProgress(err) as progress:
             summary = build_corpus(sources, output, options, workers=workers, limit=limit,
@@ -171,6 +188,117 @@ def transpose(
         out.print(f"{input}: key {plan.estimate.key} (confidence {plan.estimate.confidence:.2f}), "
                   f"shifted {plan.shift:+d} semitones to {plan.result_key} "
                   f"(signature of {target}) -> {output}")
+
+
+@app.command("train")
+@user_errors
+def train(
+    model: Annotated[str, typer.Option("--model", help="Model to train: lstm")],
+    corpus: Annotated[Path, typer.Option("--corpus", help="Corpus folder from `corpus build`")],
+    output: Annotated[Path, typer.Option("--out", help="Checkpoint folder, e.g. models/lstm")],
+    steps: Annotated[int, typer.Option(help="Training steps (batches)")] = 20_000,
+    batch: Annotated[int, typer.Option(help="Global batch size")] = 64,
+    seq_len: Annotated[int, typer.Option("--seq-len", help="Events per training window")] = 256,
+    learning_rate: Annotated[float, typer.Option("--learning-rate")] = 1e-3,
+    seed: Annotated[int, typer.Option(help="Seed for weights, data order and dropout")] = 0,
+    checkpoint_every: Annotated[int, typer.Option(
+        "--checkpoint-every", help="Steps between checkpoints and validation")] = 500,
+    patience: Annotated[int, typer.Option(
+        help="Checkpoints without a better valid loss before stopping early")] = 6,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run")] = False,
+    workers: Annotated[int | None, typer.Option(help="Processes for encoding the corpus")] = None,
+) -> None:
+    """Train a model on a corpus; writes a checkpoint, metrics.json and loss.png to --out."""
+    from composer.progress import RichProgress
+    from training.tasks import make_task
+    from training.trainer import TrainConfig
+    from training.trainer import train as run_training
+
+    task = make_task(model)
+    config = TrainConfig(steps=steps, batch=batch, seq_len=seq_len, learning_rate=learning_rate,
+                         seed=seed, checkpoint_every=min(checkpoint_every, steps),
+                         patience=patience, workers=workers)
+    try:
+        with RichProgress(err) as progress:
+            task.prepare(corpus, config, progress)  # encodes (or loads) the data with a bar
+        summary = run_training(task, corpus, output, config, resume=resume)
+    except KeyboardInterrupt:
+        err.print(f"interrupted: rerun with --resume to continue from the last checkpoint in {output}")
+        raise typer.Exit(130) from None
+    best = summary["best"]
+    out.print(f"{output}: {summary['steps']} steps, best at step {summary['best_step']}: "
+              + ", ".join(f"{k} {v:.4f}" for k, v in best.items())
+              + f"; {summary['examples_per_second']:.1f} examples/s")
+
+
+@app.command("eval")
+@user_errors
+def evaluate(
+    checkpoint: Annotated[Path, typer.Argument(help="Checkpoint folder, e.g. models/lstm")],
+    corpus: Annotated[Path, typer.Option("--corpus", help="Corpus folder; its test split is used")],
+    window: Annotated[int, typer.Option(help="Events of context per scored window")] = 256,
+    max_events: Annotated[int | None, typer.Option(
+        "--max-events", help="Score only the first N test events (quick look)")] = None,
+    output: Annotated[Path | None, typer.Option(
+        "-o", "--output", help="Report file (default CHECKPOINT/eval.json)")] = None,
+) -> None:
+    """Score a model on the corpus' test split, side by side with a baseline."""
+    from composer.progress import RichProgress
+    from models.checkpoint import load_checkpoint
+    from training.evaluate import evaluate_lstm, write_report
+
+    info, _ = load_checkpoint(checkpoint)
+    if info.get("model") != "lstm":
+        raise ValueError(f"{checkpoint}: evaluation of {info.get('model')!r} models is not built yet")
+    with RichProgress(err) as progress:
+        report = evaluate_lstm(checkpoint, corpus, window=window, max_events=max_events,
+                               progress=progress)
+    write_report(report, output or checkpoint / "eval.json")
+    if output is None:
+        from training.model_card import write_model_card
+
+        write_model_card(checkpoint)
+    table = Table(title=f"{checkpoint} on {corpus} test split: {report['scored_events']:,} events")
+    for column in ("model", "next-event accuracy", "perplexity"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    table.add_row("lstm", f"{report['lstm']['accuracy']:.3f}", f"{report['lstm']['perplexity']:.2f}")
+    ngram = report["ngram"]
+    table.add_row(f"{ngram['order']}-gram Kneser-Ney", f"{ngram['accuracy']:.3f}",
+                  f"{ngram['perplexity']:.2f}")
+    out.print(table)
+
+
+@app.command("generate")
+@user_errors
+def generate(
+    output: Annotated[Path, typer.Option("-o", "--output", help="MIDI file to write")],
+    model: Annotated[str, typer.Option("--model", help="lstm")] = "lstm",
+    bars: Annotated[int, typer.Option(help="Length in 4/4 bars")] = 8,
+    qpm: Annotated[float, typer.Option("--qpm", help="Tempo, quarter notes per minute")] = 120.0,
+    temperature: Annotated[float, typer.Option(help="Sampling temperature (0: greedy)")] = 1.0,
+    top_k: Annotated[int, typer.Option("--top-k", help="Sample among the k likeliest (0: all)")] = 0,
+    seed: Annotated[int | None, typer.Option(help="Seed for a reproducible result")] = None,
+    primer: Annotated[Path | None, typer.Option(help="MIDI file to continue")] = None,
+    checkpoint: Annotated[Path | None, typer.Option(
+        help="Checkpoint folder (default: the shipped models/<model>)")] = None,
+    wav: Annotated[Path | None, typer.Option("--wav", help="Also render to this WAV file")] = None,
+    soundfont: Annotated[str | None, typer.Option("--soundfont", help="Soundfont for --wav")] = None,
+) -> None:
+    """Generate new music from a trained model; exactly --bars bars at --qpm."""
+    import time
+
+    from composer import generate as gen
+
+    started = time.perf_counter()
+    sequence = gen.generate(model, bars=bars, qpm=qpm, temperature=temperature, top_k=top_k,
+                            seed=seed, primer=primer, checkpoint=checkpoint)
+    gen.write_midi(sequence, output)
+    message = (f"{output}: {bars} bars at {qpm:g} qpm, {len(sequence.notes)} notes "
+               f"in {time.perf_counter() - started:.2f} s")
+    if wav is not None:
+        gen.write_wav(sequence, wav, soundfont)
+        message += f"; rendered {wav}"
+    out.print(message)
 
 
 @app.command("soundfont")

@@ -1,0 +1,172 @@
+"""Symbolic generation: phrases from the trained models, as NoteSequences of an exact length.
+
+This is what `composer generate` and the continuous player call. It runs the shipped NumPy
+runtimes, never TensorFlow, so the first note comes about a second after start rather than
+after TensorFlow's import. Models learn in one key (C major / A minor, see the transposer); a
+primer in another key is shifted there and the result shifted back, so a continuation stays in
+the primer's key.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from models.checkpoint import CheckpointError, default_dir, load_checkpoint
+
+MODELS = ("lstm",)  # vae-2bar, vae-16bar, gan and hybrid follow (issue 3)
+PRIMER_EVENTS = 512  # how much of a primer's end conditions the model
+
+
+class GenerationError(ValueError):
+    """A request that cannot be met (unknown model, unusable primer); str() says why."""
+
+
+@dataclass
+class LstmGenerator:
+    """The performance LSTM, stateful: each phrase continues the previous one."""
+
+    checkpoint: Path
+    seed: int | None = None
+    temperature: float = 1.0
+    top_k: int = 0
+    info: dict = field(init=False)
+
+    def __post_init__(self) -> None:
+        from models.lstm.encoding import PerformanceEncoding
+        from models.lstm.runtime import LstmRuntime
+
+        self.info, weights = load_checkpoint(self.checkpoint)
+        if self.info.get("model") != "lstm":
+            raise CheckpointError(f"{self.checkpoint}: holds a {self.info.get('model')!r} model, "
+                                  "not an lstm")
+        self.encoding = PerformanceEncoding(**self.info["encoding"])
+        self.runtime = LstmRuntime(weights)
+        self.rng = np.random.default_rng(self.seed)
+        self.state = self.runtime.initial_state()
+        self.shift = 0
+        self.logits = None
+        self.event_seconds = self.encoding.event_seconds()
+        self._feed(np.array([self.encoding.velocity_id(80)]))  # music starts with a velocity
+
+    def _feed(self, ids: np.ndarray) -> None:
+        for i in ids.tolist():
+            self.logits = self.runtime.step(np.array([i]), self.state)
+
+    def prime(self, sequence, shift: int = 0) -> None:
+        """Condition on a NoteSequence already moved by `shift` into the model's key."""
+        ids = self.encoding.encode(sequence)
+        if len(ids) == 0:
+            raise GenerationError("the primer has no pitched notes")
+        self.shift = shift
+        self._feed(ids[-PRIMER_EVENTS:])
+
+    def events(self, seconds: float) -> np.ndarray:
+        """Sample events until they cover `seconds`."""
+        out: list[int] = []
+        covered = 0.0
+        while covered < seconds - 1e-9:
+            i = int(_sample(self.logits, self.rng, self.temperature, self.top_k)[0])
+            out.append(i)
+            covered += self.event_seconds[i]
+            self.logits = self.runtime.step(np.array([i]), self.state)
+        return np.array(out, dtype=np.int32)
+
+    def phrase(self, seconds: float):
+        """The next `seconds` of music as a NoteSequence starting at 0 (in the primer's key)."""
+        from note_seq import sequences_lib
+
+        from training.transposer import transpose_notesequence
+
+        sequence = self.encoding.decode(self.events(seconds))
+        sequence = sequences_lib.trim_note_sequence(sequence, 0.0, seconds)
+        sequence.total_time = seconds
+        return transpose_notesequence(sequence, -self.shift) if self.shift else sequence
+
+
+def _sample(logits, rng, temperature, top_k):
+    from models.lstm.runtime import sample_logits
+
+    return sample_logits(logits, rng, temperature, top_k)
+
+
+def bars_to_seconds(bars: int, qpm: float = 120.0, beats_per_bar: int = 4) -> float:
+    return bars * beats_per_bar * 60.0 / qpm
+
+
+def read_primer(path: str | os.PathLike):
+    """A primer MIDI file as a NoteSequence moved to the models' key, and the shift used."""
+    from training.score import to_notesequence
+    from training.transposer import plan_transposition
+    from training.validate import BadMidi, Limits, parse_midi
+
+    path = Path(path)
+    try:
+        score = parse_midi(path.read_bytes(), Limits(min_duration=0.0))
+    except BadMidi as exc:
+        raise GenerationError(f"{path}: {exc.detail}") from None
+    if score.is_drum.all():
+        raise GenerationError(f"{path}: only drums, no pitched notes to continue")
+    shift = plan_transposition(score).shift
+    return to_notesequence(score, shift), shift
+
+
+def generate(model: str = "lstm", *, bars: int = 8, qpm: float = 120.0,
+             temperature: float = 1.0, top_k: int = 0, seed: int | None = None,
+             primer: str | os.PathLike | None = None, checkpoint: str | os.PathLike | None = None,
+             program: int = 0):
+    """`bars` bars of 4/4 at `qpm` from `model`, as a NoteSequence with tempo and meter set."""
+    if model not in MODELS:
+        raise GenerationError(f"unknown model {model!r}; available: {', '.join(MODELS)}")
+    if bars < 1:
+        raise GenerationError("--bars must be at least 1")
+    generator = LstmGenerator(Path(checkpoint) if checkpoint else default_dir(model),
+                              seed=seed, temperature=temperature, top_k=top_k)
+    if primer is not None:
+        generator.prime(*read_primer(primer))
+    sequence = generator.phrase(bars_to_seconds(bars, qpm))
+    return finish(sequence, qpm, program)
+
+
+def finish(sequence, qpm: float, program: int = 0):
+    """Set tempo, 4/4 meter and program so the file is tempo-exact in a DAW."""
+    del sequence.tempos[:]
+    sequence.tempos.add(time=0.0, qpm=qpm)
+    del sequence.time_signatures[:]
+    sequence.time_signatures.add(time=0.0, numerator=4, denominator=4)
+    for note in sequence.notes:
+        note.program = program
+    return sequence
+
+
+def write_midi(sequence, path: str | os.PathLike) -> None:
+    """Write a NoteSequence as a MIDI file, atomically."""
+    from note_seq import midi_io
+
+    from training.fileio import temp_path_for
+
+    path = Path(path)
+    tmp = temp_path_for(path).with_suffix(".mid")
+    midi_io.note_sequence_to_pretty_midi(sequence).write(str(tmp))
+    os.replace(tmp, path)
+
+
+def write_wav(sequence, path: str | os.PathLike, soundfont: str | None = None,
+              sample_rate: int = 44100) -> None:
+    """Render with FluidSynth and the General MIDI soundfont, written atomically."""
+    import soundfile
+    from note_seq import midi_io
+
+    from composer.soundfont import find_soundfont
+    from training.fileio import temp_path_for
+
+    font = find_soundfont(soundfont)
+    audio = midi_io.note_sequence_to_pretty_midi(sequence).fluidsynth(
+        fs=sample_rate, sf2_path=str(font.path))
+    path = Path(path)
+    tmp = temp_path_for(path).with_suffix(".wav")
+    soundfile.write(str(tmp), audio.astype(np.float32), sample_rate, subtype="PCM_16")
+    os.replace(tmp, path)

@@ -1,0 +1,55 @@
+"""A shipped checkpoint: model.json (what the network is and how it was made) + weights.npz.
+
+Plain JSON and NumPy, so generation can load a model without importing TensorFlow.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+class CheckpointError(Exception):
+    """A checkpoint folder that cannot be used; str() names it and says why."""
+
+
+def default_dir(name: str) -> Path:
+    """Where the shipped checkpoint of model `name` lives (models/<name>)."""
+    return PACKAGE_DIR / name
+
+
+def save_checkpoint(folder: str | os.PathLike, info: dict, weights: dict[str, np.ndarray]) -> None:
+    """Write weights.npz then model.json, each atomically (model.json last: its presence means done)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    np.savez(buffer, **weights)
+    _atomic(folder / "weights.npz", buffer.getvalue())
+    _atomic(folder / "model.json", (json.dumps(info, indent=1) + "\n").encode())
+
+
+def load_checkpoint(folder: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
+    folder = Path(folder)
+    meta, weights = folder / "model.json", folder / "weights.npz"
+    if not meta.exists() or not weights.exists():
+        raise CheckpointError(f"{folder}: no trained model here (model.json and weights.npz); "
+                              "train one with `composer train`")
+    try:
+        info = json.loads(meta.read_text())
+        with np.load(weights) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (ValueError, OSError) as exc:
+        raise CheckpointError(f"{folder}: unreadable checkpoint ({exc})") from None
+    return info, arrays
+
+
+def _atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)

@@ -1,0 +1,118 @@
+"""`composer eval`: how well a trained model predicts the test split, against a baseline.
+
+The LSTM is scored with the NumPy runtime that generation uses (so what is measured is what
+plays), on the same positions and contexts as the n-gram baseline (training.ngram).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from training.datasets import encode_split
+from training.fileio import atomic_write_text
+from training.ngram import eval_positions, fit_best
+
+
+def lstm_scores(runtime, tokens: np.ndarray, offsets: np.ndarray, window: int,
+                batch: int = 128, progress=None) -> tuple[np.ndarray, np.ndarray]:
+    """(log-probability of each scored event, whether it was the argmax), in eval_positions order."""
+    length = window + 1
+    starts = [s for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())
+              for s in range(a, b - length + 1, length)]
+    logp, hits = [], []
+    for i in range(0, len(starts), batch):
+        chunk = np.stack([tokens[s:s + length] for s in starts[i:i + batch]]).astype(np.int64)
+        logits, _ = runtime.run(chunk[:, :-1])
+        logits = logits.astype(np.float64)
+        logits -= logits.max(axis=-1, keepdims=True)
+        log_softmax = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
+        target = chunk[:, 1:]
+        logp.append(np.take_along_axis(log_softmax, target[..., None], axis=-1)[..., 0].ravel())
+        hits.append((log_softmax.argmax(axis=-1) == target).ravel())
+        if progress:
+            progress("lstm test", min(i + batch, len(starts)), len(starts))
+    if not logp:
+        return np.zeros(0), np.zeros(0, bool)
+    return np.concatenate(logp), np.concatenate(hits)
+
+
+def evaluate_lstm(checkpoint: str | os.PathLike, corpus: str | os.PathLike, *,
+                  window: int = 256, max_events: int | None = None, progress=None) -> dict:
+    """Next-event accuracy and perplexity on the test split, beside an n-gram baseline."""
+    from models.checkpoint import load_checkpoint
+    from models.lstm.encoding import PerformanceEncoding
+    from models.lstm.runtime import LstmRuntime
+
+    info, weights = load_checkpoint(checkpoint)
+    encoding = PerformanceEncoding(**info["encoding"])
+    splits = {s: encode_split(corpus, s, encoding, progress=progress)
+              for s in ("train", "valid", "test")}
+    test = splits["test"]
+    if max_events and len(test.tokens) > max_events:  # a quick look at a big corpus
+        keep = int(np.searchsorted(test.offsets, max_events, side="right"))
+        test = type(test)(test.tokens[:test.offsets[keep - 1]], test.offsets[:keep])
+    positions, context = eval_positions(test.offsets, window)
+    if len(positions) == 0:
+        raise ValueError(f"{corpus}: no test piece is {window + 1} events long; "
+                         "use a shorter --window")
+
+    started = time.perf_counter()
+    logp, hits = lstm_scores(LstmRuntime(weights), test.tokens, test.offsets, window,
+                             progress=progress)
+    lstm_seconds = time.perf_counter() - started
+
+    vocab = encoding.vocab_size
+    ngram, valid_ppl = fit_best(splits["train"].tokens, splits["train"].offsets,
+                                splits["valid"].tokens, splits["valid"].offsets, vocab,
+                                window=window)
+    ng_logp = ngram.log_probs(test.tokens, positions, context)
+    ng_hits = _ngram_argmax_hits(ngram, test.tokens, positions, context, vocab)
+    return {
+        "model": "lstm",
+        "checkpoint": str(checkpoint),
+        "corpus": str(corpus),
+        "test_pieces": test.pieces,
+        "scored_events": len(positions),
+        "window": window,
+        "lstm": {"accuracy": float(hits.mean()), "perplexity": float(np.exp(-logp.mean())),
+                 "events_per_second": round(len(positions) / lstm_seconds)},
+        "ngram": {"order": ngram.order, "accuracy": float(ng_hits.mean()),
+                  "accuracy_sampled_events": len(ng_hits),
+                  "perplexity": float(np.exp(-ng_logp.mean())),
+                  "valid_perplexity_by_order": {str(k): v for k, v in valid_ppl.items()}},
+    }
+
+
+def _ngram_argmax_hits(model, tokens, positions, context, vocab, sample: int = 20_000
+                       ) -> np.ndarray:
+    """Whether the n-gram's likeliest next event is the true one, on up to `sample` positions.
+
+    Every candidate event is scored in place. Positions closer than the model's order would see
+    each other's candidates in their context, so they are scored in groups `order` apart.
+    """
+    pick = np.unique(np.linspace(0, len(positions) - 1, min(sample, len(positions))).astype(int))
+    positions, context = positions[pick], context[pick]
+    hits = np.zeros(len(positions), dtype=bool)
+    work = tokens.astype(np.int64).copy()
+    for group in range(model.order):
+        members = np.flatnonzero(positions % model.order == group)
+        pos, ctx = positions[members], context[members]
+        best = np.full(len(pos), -np.inf)
+        arg = np.zeros(len(pos), dtype=np.int64)
+        for candidate in range(vocab):
+            work[pos] = candidate
+            lp = model.log_probs(work, pos, ctx)
+            better = lp > best
+            best[better], arg[better] = lp[better], candidate
+        work[pos] = tokens[pos]
+        hits[members] = arg == tokens[pos]
+    return hits
+
+
+def write_report(report: dict, path: Path) -> None:
+    atomic_write_text(path, json.dumps(report, indent=1) + "\n")

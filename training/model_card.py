@@ -1,0 +1,60 @@
+"""MODEL_CARD.md beside every checkpoint: how it was made and how well it does, from the files.
+
+Rendered from model.json (what and how), metrics.json (training) and eval.json (test split),
+so the card never disagrees with the run it describes. `composer train` writes it and
+`composer eval` rewrites it with the test figures.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from training.fileio import atomic_write_text
+
+
+def _load(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def render(folder: Path) -> str:
+    info, metrics, report = (_load(folder / n) for n in ("model.json", "metrics.json", "eval.json"))
+    training = info.get("training", {})
+    config = training.get("config", {})
+    lines = [f"# Model card: {info.get('model', '?')} ({folder.name})", ""]
+    lines += ["## How it was made", "",
+              f"    {training.get('command', '(command not recorded)')}", "",
+              f"- Data: corpus `{training.get('corpus')}`, train split "
+              f"{training.get('train_pieces', '?'):,} pieces, {training.get('train_events', 0):,} "
+              "events; validation on its valid split, test figures on its test split.",
+              f"- Network: {json.dumps(info.get('network', {}))}",
+              f"- Encoding: {json.dumps(info.get('encoding', {}))}",
+              f"- Steps: {training.get('steps')} of batch {config.get('batch')} x "
+              f"{config.get('seq_len')} events; best valid loss at step {training.get('best_step')}"
+              " (those weights are the ones shipped).",
+              f"- Wall time: {metrics.get('wall_seconds_this_run', 0) / 60:.1f} min on "
+              f"{training.get('machine', '?')} ({metrics.get('examples_per_second', 0):.1f} "
+              "windows/s).", ""]
+    best = training.get("best", {})
+    if best:
+        lines += ["## Training metrics (best checkpoint)", "", "| metric | value |", "|---|---:|"]
+        lines += [f"| {k} | {v:.4f} |" for k, v in best.items()]
+        lines += ["", "Loss curves: `loss.png`. Per-checkpoint history: `metrics.json`.", ""]
+    if report:
+        lines += ["## Test split", "",
+                  f"{report['scored_events']:,} events of {report['test_pieces']} pieces, "
+                  f"windows of {report['window']} events (`composer eval`).", "",
+                  "| model | next-event accuracy | perplexity |", "|---|---:|---:|",
+                  f"| this {report['model']} | {report['lstm']['accuracy']:.3f} | "
+                  f"{report['lstm']['perplexity']:.2f} |",
+                  f"| {report['ngram']['order']}-gram Kneser-Ney baseline (order chosen on valid) "
+                  f"| {report['ngram']['accuracy']:.3f} | {report['ngram']['perplexity']:.2f} |",
+                  ""]
+    return "\n".join(lines)
+
+
+def write_model_card(folder: str | Path) -> Path:
+    folder = Path(folder)
+    path = folder / "MODEL_CARD.md"
+    atomic_write_text(path, render(folder))
+    return path

@@ -1,0 +1,168 @@
+"""One training loop for every model: Keras fit with what a long run needs around it.
+
+A task (training/tasks.py) supplies the model, the datasets and the export; this module does the
+rest the same way for all of them: tf.distribute strategy (several GPUs, or workers via
+TF_CONFIG), a deterministic seed, Keras progress bars, TensorBoard logs, a checkpoint every N
+steps that `--resume` continues from (Keras BackupAndRestore), early stopping on the valid split
+(best weights kept), and at the end the exported checkpoint, metrics.json and loss curves.
+
+Layout of an output folder: the shippable checkpoint at the top (model.json, weights.npz,
+metrics.json, loss.png, MODEL_CARD.md); everything only training needs under train/ (backup for
+resume, TensorBoard logs, history.csv), which git ignores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Protocol
+
+from training.fileio import atomic_write_text
+
+
+class TrainingError(Exception):
+    """A training run that cannot start; str() says why in one line."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int = 20_000
+    batch: int = 64
+    seq_len: int = 256
+    learning_rate: float = 1e-3
+    seed: int = 0
+    checkpoint_every: int = 500  # steps; validation runs at each checkpoint
+    patience: int = 6  # checkpoints without a better valid loss before stopping
+    valid_batches: int = 32
+    workers: int | None = None  # processes for encoding the corpus
+
+
+class Task(Protocol):
+    name: str
+
+    def prepare(self, corpus: Path, config: TrainConfig, progress) -> None: ...
+    def build(self, config: TrainConfig): ...  # a compiled Keras model
+    def train_data(self, config: TrainConfig): ...
+    def valid_data(self, config: TrainConfig): ...
+    def export(self, model, out: Path, config: TrainConfig, summary: dict) -> None: ...
+
+
+def strategy_for_environment():
+    """MultiWorkerMirrored under TF_CONFIG, Mirrored with several GPUs, else the default."""
+    import tensorflow as tf
+
+    if os.environ.get("TF_CONFIG"):
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if len(tf.config.list_logical_devices("GPU")) > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def train(task: Task, corpus: Path, out: Path, config: TrainConfig, *, resume: bool = False,
+          progress=None, verbose: int | None = None) -> dict:
+    """Train `task` on the corpus into `out`; returns the summary written to metrics.json."""
+    import keras
+    import tensorflow as tf
+
+    out = Path(out)
+    state = out / "train"
+    backup = state / "backup"
+    if backup.exists() and not resume:
+        raise TrainingError(f"{out} holds an unfinished run: add --resume to continue it, "
+                            "or choose another --out")
+    if not (Path(corpus) / "manifest.csv").exists():
+        raise TrainingError(f"{corpus}: not a corpus folder (no manifest.csv); "
+                            "build one with `composer corpus build`")
+    state.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(config.seed)
+    tf.config.experimental.enable_op_determinism()
+
+    task.prepare(Path(corpus), config, progress)
+    strategy = strategy_for_environment()
+    with strategy.scope():
+        model = task.build(config)
+    epochs = max(1, config.steps // config.checkpoint_every)
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(backup)),
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience,
+                                      restore_best_weights=True),
+        keras.callbacks.TensorBoard(str(state / "logs")),
+        keras.callbacks.CSVLogger(str(state / "history.csv"), append=resume),
+    ]
+    if verbose is None:  # a live bar on a terminal, one line per checkpoint in a log
+        import sys
+
+        verbose = 1 if sys.stdout.isatty() else 2
+    started = time.perf_counter()
+    history = model.fit(task.train_data(config), validation_data=task.valid_data(config),
+                        epochs=epochs, steps_per_epoch=config.checkpoint_every,
+                        callbacks=callbacks, verbose=verbose, shuffle=False)
+    seconds = time.perf_counter() - started
+    rows = _read_history(state / "history.csv") or [
+        {k: v[i] for k, v in history.history.items()} | {"epoch": i}
+        for i in range(len(history.history.get("loss", [])))]
+    best = min(rows, key=lambda r: r["val_loss"]) if rows else {}
+    summary = {
+        "model": task.name,
+        "config": asdict(config),
+        "steps": len(rows) * config.checkpoint_every,
+        "best_step": (int(best["epoch"]) + 1) * config.checkpoint_every if best else 0,
+        "wall_seconds_this_run": round(seconds, 1),
+        "examples_per_second": round(
+            len(history.history.get("loss", [])) * config.checkpoint_every * config.batch
+            / max(seconds, 1e-9), 2),
+        "best": {k: v for k, v in best.items() if k != "epoch"},
+        "history": rows,
+    }
+    task.export(model, out, config, summary)
+    atomic_write_text(out / "metrics.json", json.dumps(summary, indent=1) + "\n")
+    plot_history(rows, out / "loss.png", title=f"{task.name} on {Path(corpus).name}")
+    from training.model_card import write_model_card
+
+    write_model_card(out)
+    if backup.exists():  # finished: a new run in this folder starts afresh
+        import shutil
+
+        shutil.rmtree(backup)
+    return summary
+
+
+def _read_history(path: Path) -> list[dict]:
+    import csv
+
+    if not path.exists():
+        return []
+    with open(path, newline="") as handle:
+        return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(handle)]
+
+
+def plot_history(rows: list[dict], path: Path, title: str) -> None:
+    """Training and validation loss (and accuracy when logged) per checkpoint, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metrics = [m for m in ("loss", "accuracy") if rows and m in rows[0]]
+    fig, axes = plt.subplots(1, len(metrics) or 1, figsize=(6 * max(1, len(metrics)), 4),
+                             squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        steps = [(int(r["epoch"]) + 1) for r in rows]
+        ax.plot(steps, [r[metric] for r in rows], label="train")
+        if f"val_{metric}" in rows[0]:
+            ax.plot(steps, [r[f"val_{metric}"] for r in rows], label="valid")
+        ax.set_xlabel("checkpoint")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    from training.fileio import temp_path_for
+
+    tmp = temp_path_for(path).with_suffix(".png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)
