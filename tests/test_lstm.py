@@ -193,3 +193,38 @@ def test_kneser_ney_is_a_distribution(chorales):
             work[position] = candidate
             total += float(np.exp(model.log_probs(work, np.array([position]), np.array([0]))[0]))
         assert total == pytest.approx(1.0, abs=1e-6)
+
+
+def test_ctrl_c_then_resume_continues_the_run(small_corpus, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    args = ["train", "--model", "lstm", "--corpus", str(small_corpus), "--out", str(out),
+            "--steps", "60", "--checkpoint-every", "20", "--batch", "8", "--seq-len", "48",
+            "--seed", "2"]
+    proc = subprocess.Popen([sys.executable, "-m", "composer", *args], cwd=f.ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    history = out / "train" / "history.csv"
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        if history.exists() and len(history.read_text().splitlines()) >= 2:  # one checkpoint
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "training ended before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "--resume" in stderr
+
+    fresh = f.run_cli(*args)
+    assert fresh.returncode == 1 and "--resume" in fresh.stderr
+
+    f.run_cli(*args, "--resume", check=True)
+    metrics = json.loads((out / "metrics.json").read_text())
+    epochs = [int(row["epoch"]) for row in metrics["history"]]
+    assert epochs[-1] == 2 and metrics["steps"] == 60
+    assert not (out / "train" / "backup").exists()
+    assert os.path.exists(out / "weights.npz")
