@@ -245,19 +245,31 @@ def evaluate(
     """Score a model on the corpus' test split, side by side with a baseline."""
     from composer.progress import RichProgress
     from models.checkpoint import load_checkpoint
-    from training.evaluate import evaluate_lstm, write_report
+    from training.evaluate import evaluate_lstm, evaluate_vae, write_report
 
     info, _ = load_checkpoint(checkpoint)
-    if info.get("model") != "lstm":
-        raise ValueError(f"{checkpoint}: evaluation of {info.get('model')!r} models is not built yet")
+    kind = info.get("model")
+    if kind not in ("lstm", "vae-2bar"):
+        raise ValueError(f"{checkpoint}: evaluation of {kind!r} models is not built yet")
     with RichProgress(err) as progress:
-        report = evaluate_lstm(checkpoint, corpus, window=window, max_events=max_events,
-                               progress=progress)
+        if kind == "lstm":
+            report = evaluate_lstm(checkpoint, corpus, window=window, max_events=max_events,
+                                   progress=progress)
+        else:
+            report = evaluate_vae(checkpoint, corpus, progress=progress)
     write_report(report, output or checkpoint / "eval.json")
     if output is None:
         from training.model_card import write_model_card
 
         write_model_card(checkpoint)
+    if kind != "lstm":
+        table = Table(title=f"{checkpoint} on {corpus} test split: {report['windows']:,} windows")
+        table.add_column("metric")
+        table.add_column("value", justify="right")
+        for name, value in report["metrics"].items():
+            table.add_row(name.replace("_", " "), f"{value:.4f}")
+        out.print(table)
+        return
     table = Table(title=f"{checkpoint} on {corpus} test split: {report['scored_events']:,} events")
     for column in ("model", "next-event accuracy", "perplexity"):
         table.add_column(column, justify="left" if column == "model" else "right")
@@ -272,7 +284,7 @@ def evaluate(
 @user_errors
 def generate(
     output: Annotated[Path, typer.Option("-o", "--output", help="MIDI file to write")],
-    model: Annotated[str, typer.Option("--model", help="lstm")] = "lstm",
+    model: Annotated[str, typer.Option("--model", help="lstm or vae-2bar")] = "lstm",
     bars: Annotated[int, typer.Option(help="Length in 4/4 bars")] = 8,
     qpm: Annotated[float, typer.Option("--qpm", help="Tempo, quarter notes per minute")] = 120.0,
     temperature: Annotated[float, typer.Option(help="Sampling temperature (0: greedy)")] = 1.0,
@@ -301,6 +313,42 @@ def generate(
     out.print(message)
 
 
+@app.command("interpolate")
+@user_errors
+def interpolate(
+    a: Annotated[Path, typer.Argument(help="MIDI file to start from")],
+    b: Annotated[Path, typer.Argument(help="MIDI file to arrive at")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="MIDI file to write")],
+    steps: Annotated[int, typer.Option(help="Points on the path, both ends included")] = 8,
+    qpm: Annotated[float, typer.Option("--qpm", help="Tempo, quarter notes per minute")] = 120.0,
+    model: Annotated[str, typer.Option("--model", help="vae-2bar")] = "vae-2bar",
+    checkpoint: Annotated[Path | None, typer.Option(
+        help="Checkpoint folder (default: the shipped models/<model>)")] = None,
+    each: Annotated[bool, typer.Option(
+        "--each", help="Also write every step alone: OUT-01.mid, OUT-02.mid, ...")] = False,
+    wav: Annotated[Path | None, typer.Option("--wav", help="Also render to this WAV file")] = None,
+    soundfont: Annotated[str | None, typer.Option("--soundfont", help="Soundfont for --wav")] = None,
+) -> None:
+    """Blend two songs: their lead melodies, encoded by the VAE, joined step by step."""
+    from composer import generate as gen
+    from composer.interpolate import interpolate as run
+
+    result = run(a, b, steps=steps, qpm=qpm, checkpoint=checkpoint, model=model)
+    gen.write_midi(result.sequence, output)
+    written = [output]
+    if each:
+        for i, part in enumerate(result.steps, 1):
+            path = output.with_name(f"{output.stem}-{i:02d}{output.suffix}")
+            gen.write_midi(part, path)
+            written.append(path)
+    if wav is not None:
+        gen.write_wav(result.sequence, wav, soundfont)
+        written.append(wav)
+    out.print(f"{output}: {steps} steps from {a.name} to {b.name}, "
+              f"{len(result.sequence.notes)} notes" + (f" (+{len(written) - 1} files)"
+                                                       if len(written) > 1 else ""))
+
+
 @app.command("soundfont")
 @user_errors
 def soundfont(
@@ -315,6 +363,10 @@ def soundfont(
 
 def main() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import warnings
+
+    # note-seq imports pydub, which warns that ffmpeg is missing; nothing here uses it.
+    warnings.filterwarnings("ignore", message="Couldn't find ffmpeg", category=RuntimeWarning)
     app(prog_name="composer")
 
 

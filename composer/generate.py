@@ -17,7 +17,7 @@ import numpy as np
 
 from models.checkpoint import CheckpointError, default_dir, load_checkpoint
 
-MODELS = ("lstm",)  # vae-2bar, vae-16bar, gan and hybrid follow (issue 3)
+MODELS = ("lstm", "vae-2bar")  # vae-16bar, gan and hybrid follow (issue 3)
 PRIMER_EVENTS = 512  # how much of a primer's end conditions the model
 
 
@@ -87,6 +87,49 @@ class LstmGenerator:
         return transpose_notesequence(sequence, -self.shift) if self.shift else sequence
 
 
+@dataclass
+class VaeGenerator:
+    """The melody VAE as an endless source: a random walk in latent space, one window a step.
+
+    Each window's latent is the last one moved a little (`walk`) and kept at the typical norm
+    of the prior, so consecutive phrases are related but never repeat.
+    """
+
+    checkpoint: Path
+    seed: int | None = None
+    temperature: float = 0.5
+    walk: float = 0.35
+    info: dict = field(init=False)
+
+    def __post_init__(self) -> None:
+        from models.vae.encoding import MelodyEncoding
+        from models.vae.runtime import VaeRuntime
+
+        self.info, weights = load_checkpoint(self.checkpoint)
+        if not str(self.info.get("model", "")).startswith("vae"):
+            raise CheckpointError(f"{self.checkpoint}: holds a {self.info.get('model')!r} model, "
+                                  "not a vae")
+        self.encoding = MelodyEncoding(**self.info["encoding"])
+        self.runtime = VaeRuntime(weights, self.encoding.vocab_size, self.encoding.steps)
+        self.rng = np.random.default_rng(self.seed)
+        self.z = self.rng.standard_normal(self.runtime.z_size)
+
+    def next_window(self) -> np.ndarray:
+        size = self.runtime.z_size
+        step = self.rng.standard_normal(size)
+        z = np.sqrt(1 - self.walk ** 2) * self.z + self.walk * step  # stays ~N(0, I)
+        self.z = z
+        return self.runtime.decode(z[None], self.temperature, self.rng)[0]
+
+    def phrase(self, bars: int, qpm: float = 120.0):
+        windows = -(-bars // self.encoding.bars)
+        ids = np.concatenate([self.next_window() for _ in range(windows)])
+        ids = ids[:bars * 4 * self.encoding.steps_per_quarter]
+        sequence = self.encoding.decode(ids, qpm=qpm)
+        sequence.total_time = bars_to_seconds(bars, qpm)
+        return sequence
+
+
 def _sample(logits, rng, temperature, top_k):
     from models.lstm.runtime import sample_logits
 
@@ -98,7 +141,7 @@ def bars_to_seconds(bars: int, qpm: float = 120.0, beats_per_bar: int = 4) -> fl
 
 
 def read_primer(path: str | os.PathLike):
-    """A primer MIDI file as a NoteSequence moved to the models' key, and the shift used."""
+    """A MIDI file as a NoteSequence moved to the models' key, and the shift used."""
     from training.score import to_notesequence
     from training.transposer import plan_transposition
     from training.validate import BadMidi, Limits, parse_midi
@@ -108,8 +151,10 @@ def read_primer(path: str | os.PathLike):
         score = parse_midi(path.read_bytes(), Limits(min_duration=0.0))
     except BadMidi as exc:
         raise GenerationError(f"{path}: {exc.detail}") from None
+    except OSError as exc:
+        raise GenerationError(f"{path}: {exc.strerror or exc}") from None
     if score.is_drum.all():
-        raise GenerationError(f"{path}: only drums, no pitched notes to continue")
+        raise GenerationError(f"{path}: only drums, no pitched notes")
     shift = plan_transposition(score).shift
     return to_notesequence(score, shift), shift
 
@@ -123,8 +168,14 @@ def generate(model: str = "lstm", *, bars: int = 8, qpm: float = 120.0,
         raise GenerationError(f"unknown model {model!r}; available: {', '.join(MODELS)}")
     if bars < 1:
         raise GenerationError("--bars must be at least 1")
-    generator = LstmGenerator(Path(checkpoint) if checkpoint else default_dir(model),
-                              seed=seed, temperature=temperature, top_k=top_k)
+    folder = Path(checkpoint) if checkpoint else default_dir(model)
+    if model.startswith("vae"):
+        if primer is not None:
+            raise GenerationError("--primer continues a piece with the lstm; "
+                                  "for a VAE use `composer interpolate`")
+        generator = VaeGenerator(folder, seed=seed, temperature=temperature)
+        return finish(generator.phrase(bars, qpm), qpm, program)
+    generator = LstmGenerator(folder, seed=seed, temperature=temperature, top_k=top_k)
     if primer is not None:
         generator.prime(*read_primer(primer))
     sequence = generator.phrase(bars_to_seconds(bars, qpm))
@@ -133,6 +184,7 @@ def generate(model: str = "lstm", *, bars: int = 8, qpm: float = 120.0,
 
 def finish(sequence, qpm: float, program: int = 0):
     """Set tempo, 4/4 meter and program so the file is tempo-exact in a DAW."""
+    sequence.ticks_per_quarter = 220
     del sequence.tempos[:]
     sequence.tempos.add(time=0.0, qpm=qpm)
     del sequence.time_signatures[:]

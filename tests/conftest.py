@@ -48,3 +48,17 @@ def folk_tunes(composer_cache) -> list[Path]:
     return _convert("nottingham", 2) + _convert("essen", 10)
 
 
+
+
+@pytest.fixture(scope="session")
+def small_corpus(tmp_path_factory, chorales, folk_tunes):
+    """A corpus built by `composer corpus build` from the real pieces above, split 50/25/25 so
+    that valid and test are not empty."""
+    from factories import copy_tree, run_cli
+
+    root = tmp_path_factory.mktemp("small-corpus")
+    copy_tree(chorales + folk_tunes, root / "midi")
+    out = root / "corpus"
+    run_cli("corpus", "build", f"dir:{root / 'midi'}", "-o", out, "--split", "50/25/25",
+            check=True)
+    return out

@@ -24,16 +24,6 @@ with warnings.catch_warnings():
 
 
 @pytest.fixture(scope="module")
-def small_corpus(tmp_path_factory, chorales, folk_tunes):
-    root = tmp_path_factory.mktemp("lstm-data")
-    f.copy_tree(chorales + folk_tunes, root / "midi")
-    out = root / "corpus"
-    f.run_cli("corpus", "build", f"dir:{root / 'midi'}", "-o", out, "--split", "50/25/25",
-              check=True)
-    return out
-
-
-@pytest.fixture(scope="module")
 def trained(tmp_path_factory, small_corpus):
     out = tmp_path_factory.mktemp("lstm-model") / "lstm"
     result = f.run_cli("train", "--model", "lstm", "--corpus", small_corpus, "--out", out,

@@ -24,14 +24,15 @@ def render(folder: Path) -> str:
     lines = [f"# Model card: {info.get('model', '?')} ({folder.name})", ""]
     lines += ["## How it was made", "",
               f"    {training.get('command', '(command not recorded)')}", "",
-              f"- Data: corpus `{training.get('corpus')}`, train split "
-              f"{training.get('train_pieces', '?'):,} pieces, {training.get('train_events', 0):,} "
-              "events; validation on its valid split, test figures on its test split.",
+              f"- Data: corpus `{training.get('corpus')}`, train split: "
+              + ", ".join(f"{v:,} {k[6:]}" for k, v in training.items() if k.startswith("train_"))
+              + "; validation on its valid split, test figures on its test split.",
               f"- Network: {json.dumps(info.get('network', {}))}",
               f"- Encoding: {json.dumps(info.get('encoding', {}))}",
-              f"- Steps: {training.get('steps')} of batch {config.get('batch')} x "
-              f"{config.get('seq_len')} events; best valid loss at step {training.get('best_step')}"
-              " (those weights are the ones shipped).",
+              f"- Steps: {training.get('steps')} of batch {config.get('batch')}"
+              + (f" x {config.get('seq_len')} events" if info.get("model") == "lstm" else "")
+              + f"; best {metrics.get('monitor', 'val_loss')} at step "
+              f"{training.get('best_step')} (those weights are the ones shipped).",
               f"- Wall time: {metrics.get('wall_seconds_this_run', 0) / 60:.1f} min on "
               f"{training.get('machine', '?')} ({metrics.get('examples_per_second', 0):.1f} "
               "windows/s).", ""]
@@ -40,7 +41,12 @@ def render(folder: Path) -> str:
         lines += ["## Training metrics (best checkpoint)", "", "| metric | value |", "|---|---:|"]
         lines += [f"| {k} | {v:.4f} |" for k, v in best.items()]
         lines += ["", "Loss curves: `loss.png`. Per-checkpoint history: `metrics.json`.", ""]
-    if report:
+    if report and report.get("model") != "lstm":
+        lines += ["## Test split", "", f"`composer eval` on {report.get('test_pieces')} test pieces:",
+                  "", "| metric | value |", "|---|---:|"]
+        lines += [f"| {k} | {v:.4f} |" for k, v in report.get("metrics", {}).items()]
+        lines.append("")
+    elif report:
         lines += ["## Test split", "",
                   f"{report['scored_events']:,} events of {report['test_pieces']} pieces, "
                   f"windows of {report['window']} events (`composer eval`).", "",

@@ -10,6 +10,8 @@ import platform
 import time
 from pathlib import Path
 
+import numpy as np
+
 from training.datasets import EncodedSplit, encode_split, lm_dataset
 from training.trainer import TrainConfig, TrainingError
 
@@ -18,6 +20,7 @@ class LstmTask:
     """Performance LSTM: next-event prediction over note-seq performance events."""
 
     name = "lstm"
+    monitor = "val_loss"
 
     def __init__(self, units: int = 256, layers: int = 2, embedding: int = 128,
                  dropout: float = 0.1):
@@ -97,11 +100,93 @@ def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
-TASKS = {"lstm": LstmTask}
+class VaeTask:
+    """2-bar melody VAE (MusicVAE-style): reconstruct melody windows through a latent z."""
+
+    monitor = "val_recon"  # held-out reconstruction; beta keeps rising, so the loss would not do
+
+    def __init__(self, name: str = "vae-2bar", bars: int = 2):
+        from models.vae.encoding import MelodyEncoding
+
+        self.name = name
+        self.encoding = MelodyEncoding(bars=bars)
+        self.windows: dict = {}
+        self.corpus: Path | None = None
+        self.network = None
+
+    def prepare(self, corpus: Path, config: TrainConfig, progress) -> None:
+        from models.vae.network import VaeConfig
+
+        self.corpus = corpus
+        steps = self.encoding.steps
+        for split in ("train", "valid"):
+            encoded = encode_split(corpus, split, self.encoding, workers=config.workers,
+                                   progress=progress)
+            self.windows[split] = encoded.tokens.astype("int32").reshape(-1, steps)
+            if not len(self.windows[split]):
+                raise TrainingError(f"{corpus}: no {self.encoding.bars}-bar melodies in the "
+                                    f"{split} split")
+        self.network = VaeConfig(vocab_size=self.encoding.vocab_size, steps=steps)
+
+    def build(self, config: TrainConfig):
+        import keras
+
+        from models.vae.network import build_model
+
+        model = build_model(self.network)
+        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate, clipnorm=1.0))
+        return model
+
+    def train_data(self, config: TrainConfig):
+        from training.shards import _tf
+
+        tf = _tf()
+        windows = self.windows["train"]
+        ds = tf.data.Dataset.from_tensor_slices(windows)
+        ds = ds.shuffle(len(windows), seed=config.seed, reshuffle_each_iteration=True).repeat()
+        return ds.batch(config.batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+    def valid_data(self, config: TrainConfig):
+        from training.shards import _tf
+
+        tf = _tf()
+        windows = self.windows["valid"]
+        pick = np.linspace(0, len(windows) - 1, min(len(windows), config.valid_batches
+                                                     * config.batch)).astype(int)
+        return tf.data.Dataset.from_tensor_slices(windows[pick]).batch(config.batch)
+
+    def export(self, model, out: Path, config: TrainConfig, summary: dict) -> None:
+        from models.checkpoint import save_checkpoint
+        from models.vae.network import weights_of
+
+        info = {
+            "model": self.name,
+            "encoding": self.encoding.to_dict(),
+            "network": self.network.to_dict(),
+            "training": _training_info(self.corpus, len(self.windows["train"]), "windows",
+                                       summary),
+        }
+        save_checkpoint(out, info, weights_of(model))
+
+
+def _training_info(corpus, examples: int, unit: str, summary: dict) -> dict:
+    return {
+        "command": _command_line(),
+        "corpus": str(corpus),
+        f"train_{unit}": examples,
+        "config": summary["config"],
+        "steps": summary["steps"],
+        "best_step": summary["best_step"],
+        "best": summary["best"],
+        "machine": f"{platform.machine()}, {_cores()} cores",
+    }
+
+
+TASKS = {"lstm": LstmTask, "vae-2bar": VaeTask}
 
 
 def make_task(name: str):
     if name not in TASKS:
         raise TrainingError(f"unknown model {name!r}; choose from {', '.join(sorted(TASKS))} "
-                            "(vae-2bar, vae-16bar, gan and hybrid are not built yet)")
+                            "(vae-16bar, gan and hybrid are not built yet)")
     return TASKS[name]()

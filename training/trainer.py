@@ -42,6 +42,7 @@ class TrainConfig:
 
 class Task(Protocol):
     name: str
+    monitor: str  # the validation metric that picks the best checkpoint (lower is better)
 
     def prepare(self, corpus: Path, config: TrainConfig, progress) -> None: ...
     def build(self, config: TrainConfig): ...  # a compiled Keras model
@@ -87,7 +88,7 @@ def train(task: Task, corpus: Path, out: Path, config: TrainConfig, *, resume: b
     epochs = max(1, config.steps // config.checkpoint_every)
     callbacks = [
         keras.callbacks.BackupAndRestore(str(backup)),
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience,
+        keras.callbacks.EarlyStopping(monitor=task.monitor, mode="min", patience=config.patience,
                                       restore_best_weights=True),
         keras.callbacks.TensorBoard(str(state / "logs")),
         keras.callbacks.CSVLogger(str(state / "history.csv"), append=resume),
@@ -104,12 +105,13 @@ def train(task: Task, corpus: Path, out: Path, config: TrainConfig, *, resume: b
     rows = _read_history(state / "history.csv") or [
         {k: v[i] for k, v in history.history.items()} | {"epoch": i}
         for i in range(len(history.history.get("loss", [])))]
-    best = min(rows, key=lambda r: r["val_loss"]) if rows else {}
+    best = min(rows, key=lambda r: r[task.monitor]) if rows else {}
     summary = {
         "model": task.name,
         "config": asdict(config),
         "steps": len(rows) * config.checkpoint_every,
         "best_step": (int(best["epoch"]) + 1) * config.checkpoint_every if best else 0,
+        "monitor": task.monitor,
         "wall_seconds_this_run": round(seconds, 1),
         "examples_per_second": round(
             len(history.history.get("loss", [])) * config.checkpoint_every * config.batch

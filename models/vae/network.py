@@ -1,0 +1,172 @@
+"""The melody VAE in Keras, with MusicVAE's training objective.
+
+Encoder: a bidirectional LSTM reads the one-hot window; its two final states give the mean and
+(softplus) scale of q(z | x). Decoder: z sets the initial state of a stack of LSTMs and is fed
+again at every step beside the previous event. The loss is reconstruction cross-entropy plus
+beta * max(KL - free_bits, 0), with beta annealed from 0 towards max_beta (KL annealing; free
+bits let the first nats of KL through unpenalised). Scheduled sampling follows the parallel
+form (Duckworth et al., 2019): a teacher-forced pass proposes tokens, and each step's input is
+replaced by the model's own sample with a probability that rises with training (inverse
+sigmoid schedule, as in MusicVAE), so the decoder learns to continue from its own mistakes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class VaeConfig:
+    vocab_size: int
+    steps: int
+    enc_units: int = 256
+    dec_units: tuple[int, ...] = (256, 256)
+    z_size: int = 128
+    free_bits: float = 16.0  # nats of KL per example not penalised
+    max_beta: float = 0.2
+    beta_rate: float = 0.9999  # beta = max_beta * (1 - beta_rate ** step)
+    sampling_rate: float = 1000.0  # inverse-sigmoid schedule; 0 turns scheduled sampling off
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["dec_units"] = list(self.dec_units)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> VaeConfig:
+        return cls(**{**d, "dec_units": tuple(d["dec_units"])})
+
+
+def build_model(config: VaeConfig):
+    """A built MelodyVae (weights created)."""
+    import numpy as np
+
+    model = _model_class()(config)
+    model(np.zeros((1, config.steps), dtype="int32"))
+    return model
+
+
+def _model_class():
+    import keras
+    import tensorflow as tf
+
+    class MelodyVae(keras.Model):
+        def __init__(self, config: VaeConfig, **kwargs):
+            super().__init__(name="melody_vae", **kwargs)
+            self.config = config
+            self.encoder = keras.layers.Bidirectional(
+                keras.layers.LSTM(config.enc_units), merge_mode="concat", name="encoder")
+            self.to_mu = keras.layers.Dense(config.z_size, name="mu")
+            self.to_sigma = keras.layers.Dense(config.z_size, activation="softplus", name="sigma")
+            self.to_state = keras.layers.Dense(2 * sum(config.dec_units), activation="tanh",
+                                               name="initial_state")
+            self.decoders = [keras.layers.LSTM(u, return_sequences=True, name=f"decoder_{i}")
+                             for i, u in enumerate(config.dec_units)]
+            self.logits = keras.layers.Dense(config.vocab_size, name="logits")
+            self.trackers = {name: keras.metrics.Mean(name=name)
+                             for name in ("loss", "recon", "kl", "beta", "accuracy",
+                                          "sampling_probability")}
+
+        @property
+        def metrics(self):
+            return list(self.trackers.values())
+
+        def encode(self, ids):
+            h = self.encoder(tf.one_hot(ids, self.config.vocab_size))
+            return self.to_mu(h), self.to_sigma(h) + 1e-6
+
+        def decode(self, previous_onehot, z):
+            """Logits for every step given the previous events (one-hot) and z."""
+            steps = tf.shape(previous_onehot)[1]
+            z_seq = tf.repeat(z[:, None, :], steps, axis=1)
+            x = tf.concat([previous_onehot, z_seq], axis=-1)
+            states = tf.split(self.to_state(z), [u for u in self.config.dec_units for _ in (0, 1)],
+                              axis=-1)
+            for i, layer in enumerate(self.decoders):
+                x = layer(x, initial_state=[states[2 * i], states[2 * i + 1]])
+            return self.logits(x)
+
+        def call(self, ids, training=False):
+            mu, _ = self.encode(ids)
+            return self.decode(_shift_right(tf.one_hot(ids, self.config.vocab_size)), mu)
+
+        def _objective(self, ids, training: bool):
+            cfg = self.config
+            ids = tf.cast(ids, tf.int32)
+            mu, sigma = self.encode(ids)
+            z = mu + sigma * tf.random.normal(tf.shape(mu)) if training else mu
+            target = tf.one_hot(ids, cfg.vocab_size)
+            teacher = _shift_right(target)
+            step = tf.cast(self.optimizer.iterations, tf.float32)
+            p_sample = tf.constant(0.0)
+            if training and cfg.sampling_rate > 0:
+                k = cfg.sampling_rate
+                p_sample = 1.0 - k / (k + tf.exp(tf.minimum(step / k, 50.0)))
+                proposal = tf.stop_gradient(self.decode(teacher, z))
+                sampled = tf.random.categorical(tf.reshape(proposal, [-1, cfg.vocab_size]), 1)
+                sampled = tf.one_hot(tf.reshape(sampled, tf.shape(ids)), cfg.vocab_size)
+                use = tf.random.uniform(tf.shape(ids)) < p_sample
+                mixed = tf.where(use[..., None], sampled, target)
+                logits = self.decode(_shift_right(mixed), z)
+            else:
+                logits = self.decode(teacher, z)
+            recon = tf.reduce_sum(tf.nn.softmax_cross_entropy_with_logits(target, logits), -1)
+            kl = tf.reduce_sum(-tf.math.log(sigma) + 0.5 * (sigma ** 2 + mu ** 2) - 0.5, -1)
+            beta = cfg.max_beta * (1.0 - tf.pow(cfg.beta_rate, step))  # valid: the same beta
+            kl_cost = tf.maximum(kl - cfg.free_bits, 0.0)
+            loss = tf.reduce_mean(recon + beta * kl_cost)
+            accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32),
+                                                       ids), tf.float32))
+            return loss, {"loss": loss, "recon": tf.reduce_mean(recon), "kl": tf.reduce_mean(kl),
+                          "beta": beta, "accuracy": accuracy, "sampling_probability": p_sample}
+
+        def train_step(self, data):
+            with tf.GradientTape() as tape:
+                loss, logs = self._objective(data, training=True)
+            grads = tape.gradient(loss, self.trainable_variables)
+            self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+            return self._track(logs)
+
+        def test_step(self, data):
+            _, logs = self._objective(data, training=False)  # z = posterior mean, teacher forced
+            return self._track(logs)
+
+        def _track(self, logs):
+            for name, value in logs.items():
+                self.trackers[name].update_state(value)
+            return {name: t.result() for name, t in self.trackers.items()}
+
+    return MelodyVae
+
+
+def _shift_right(onehot):
+    """Previous-step inputs: a zero vector first, then the events up to the last but one."""
+    import tensorflow as tf
+
+    return tf.pad(onehot[:, :-1], [[0, 0], [1, 0], [0, 0]])
+
+
+def weights_of(model) -> dict:
+    """Named weights for the NumPy runtime."""
+    forward, backward = model.encoder.forward_layer, model.encoder.backward_layer
+    out = {}
+    for name, layer in (("encoder_fw", forward), ("encoder_bw", backward)):
+        out[f"{name}/kernel"], out[f"{name}/recurrent"], out[f"{name}/bias"] = layer.get_weights()
+    for name, layer in (("mu", model.to_mu), ("sigma", model.to_sigma),
+                        ("initial_state", model.to_state), ("logits", model.logits)):
+        out[f"{name}/kernel"], out[f"{name}/bias"] = layer.get_weights()
+    for i, layer in enumerate(model.decoders):
+        (out[f"decoder_{i}/kernel"], out[f"decoder_{i}/recurrent"],
+         out[f"decoder_{i}/bias"]) = layer.get_weights()
+    return out
+
+
+def load_weights(model, weights: dict) -> None:
+    forward, backward = model.encoder.forward_layer, model.encoder.backward_layer
+    for name, layer in (("encoder_fw", forward), ("encoder_bw", backward)):
+        layer.set_weights([weights[f"{name}/{k}"] for k in ("kernel", "recurrent", "bias")])
+    for name, layer in (("mu", model.to_mu), ("sigma", model.to_sigma),
+                        ("initial_state", model.to_state), ("logits", model.logits)):
+        layer.set_weights([weights[f"{name}/kernel"], weights[f"{name}/bias"]])
+    for i, layer in enumerate(model.decoders):
+        layer.set_weights([weights[f"decoder_{i}/{k}"] for k in ("kernel", "recurrent", "bias")])
