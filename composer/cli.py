@@ -193,7 +193,7 @@ def transpose(
 @app.command("train")
 @user_errors
 def train(
-    model: Annotated[str, typer.Option("--model", help="Model to train: lstm")],
+    model: Annotated[str, typer.Option("--model", help="Model to train: lstm, vae-2bar, gan")],
     corpus: Annotated[Path, typer.Option("--corpus", help="Corpus folder from `corpus build`")],
     output: Annotated[Path, typer.Option("--out", help="Checkpoint folder, e.g. models/lstm")],
     steps: Annotated[int, typer.Option(help="Training steps (batches)")] = 20_000,
@@ -245,16 +245,23 @@ def evaluate(
     """Score a model on the corpus' test split, side by side with a baseline."""
     from composer.progress import RichProgress
     from models.checkpoint import load_checkpoint
-    from training.evaluate import evaluate_lstm, evaluate_vae, write_report
+    from training.evaluate import (
+        evaluate_gan,
+        evaluate_lstm,
+        evaluate_vae,
+        write_report,
+    )
 
     info, _ = load_checkpoint(checkpoint)
     kind = info.get("model")
-    if kind not in ("lstm", "vae-2bar"):
+    if kind not in ("lstm", "vae-2bar", "gan"):
         raise ValueError(f"{checkpoint}: evaluation of {kind!r} models is not built yet")
     with RichProgress(err) as progress:
         if kind == "lstm":
             report = evaluate_lstm(checkpoint, corpus, window=window, max_events=max_events,
                                    progress=progress)
+        elif kind == "gan":
+            report = evaluate_gan(checkpoint, corpus, progress=progress)
         else:
             report = evaluate_vae(checkpoint, corpus, progress=progress)
     write_report(report, output or checkpoint / "eval.json")
@@ -262,6 +269,17 @@ def evaluate(
         from training.model_card import write_model_card
 
         write_model_card(checkpoint)
+    if kind == "gan":
+        table = Table(title=f"{checkpoint}: {report['generated_phrases']} generated phrases against "
+                            f"{report['training_phrases']:,} training phrases")
+        for column in ("statistic / track", "generated", "training data", "difference"):
+            table.add_column(column, justify="left" if column.startswith("stat") else "right")
+        for name, row in report["statistics"].items():
+            table.add_row(name, f"{row['generated']:.3f}", f"{row['training_data']:.3f}",
+                          f"{100 * row['relative_difference']:.0f} %")
+        out.print(table)
+        out.print(f"within 10 %: {report['within_10_percent']} of {len(report['statistics'])}")
+        return
     if kind != "lstm":
         table = Table(title=f"{checkpoint} on {corpus} test split: {report['windows']:,} windows")
         table.add_column("metric")
@@ -284,7 +302,7 @@ def evaluate(
 @user_errors
 def generate(
     output: Annotated[Path, typer.Option("-o", "--output", help="MIDI file to write")],
-    model: Annotated[str, typer.Option("--model", help="lstm or vae-2bar")] = "lstm",
+    model: Annotated[str, typer.Option("--model", help="lstm, vae-2bar or gan")] = "lstm",
     bars: Annotated[int, typer.Option(help="Length in 4/4 bars")] = 8,
     qpm: Annotated[float, typer.Option("--qpm", help="Tempo, quarter notes per minute")] = 120.0,
     temperature: Annotated[float, typer.Option(help="Sampling temperature (0: greedy)")] = 1.0,

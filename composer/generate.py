@@ -17,7 +17,7 @@ import numpy as np
 
 from models.checkpoint import CheckpointError, default_dir, load_checkpoint
 
-MODELS = ("lstm", "vae-2bar")  # vae-16bar, gan and hybrid follow (issue 3)
+MODELS = ("lstm", "vae-2bar", "gan")  # vae-16bar and hybrid follow (issue 3)
 PRIMER_EVENTS = 512  # how much of a primer's end conditions the model
 
 
@@ -130,6 +130,40 @@ class VaeGenerator:
         return sequence
 
 
+@dataclass
+class GanGenerator:
+    """The phrase GAN through LiteRT: each phrase a fresh latent, all tracks together."""
+
+    checkpoint: Path
+    seed: int | None = None
+    threshold: float = 0.5
+    info: dict = field(init=False)
+
+    def __post_init__(self) -> None:
+        from models.gan.encoding import PianorollEncoding
+        from models.gan.runtime import GanRuntime
+
+        self.info = load_checkpoint(self.checkpoint)[0]
+        if self.info.get("model") != "gan":
+            raise CheckpointError(f"{self.checkpoint}: holds a {self.info.get('model')!r} model, "
+                                  "not a gan")
+        flatbuffer = self.checkpoint / "generator.tflite"
+        if not flatbuffer.exists():
+            raise CheckpointError(f"{self.checkpoint}: generator.tflite is missing")
+        self.encoding = PianorollEncoding(**self.info["encoding"])
+        self.runtime = GanRuntime(flatbuffer.read_bytes())
+        self.rng = np.random.default_rng(self.seed)
+
+    def rolls(self, n: int) -> np.ndarray:
+        return self.runtime.sample(n, self.rng, self.threshold)
+
+    def phrase(self, bars: int, qpm: float = 120.0):
+        per = self.encoding.bars
+        rolls = self.rolls(-(-bars // per))
+        roll = np.concatenate(list(rolls))[:bars * self.encoding.steps_per_bar]
+        return self.encoding.decode(roll, qpm=qpm)
+
+
 def _sample(logits, rng, temperature, top_k):
     from models.lstm.runtime import sample_logits
 
@@ -169,10 +203,14 @@ def generate(model: str = "lstm", *, bars: int = 8, qpm: float = 120.0,
     if bars < 1:
         raise GenerationError("--bars must be at least 1")
     folder = Path(checkpoint) if checkpoint else default_dir(model)
+    if primer is not None and model != "lstm":
+        raise GenerationError("--primer continues a piece with the lstm; "
+                              "for a VAE use `composer interpolate`")
+    if model == "gan":
+        sequence = GanGenerator(folder, seed=seed).phrase(bars, qpm)
+        sequence.total_time = bars_to_seconds(bars, qpm)
+        return finish(sequence, qpm, program=None)
     if model.startswith("vae"):
-        if primer is not None:
-            raise GenerationError("--primer continues a piece with the lstm; "
-                                  "for a VAE use `composer interpolate`")
         generator = VaeGenerator(folder, seed=seed, temperature=temperature)
         return finish(generator.phrase(bars, qpm), qpm, program)
     generator = LstmGenerator(folder, seed=seed, temperature=temperature, top_k=top_k)
@@ -182,15 +220,16 @@ def generate(model: str = "lstm", *, bars: int = 8, qpm: float = 120.0,
     return finish(sequence, qpm, program)
 
 
-def finish(sequence, qpm: float, program: int = 0):
-    """Set tempo, 4/4 meter and program so the file is tempo-exact in a DAW."""
+def finish(sequence, qpm: float, program: int | None = 0):
+    """Set tempo, 4/4 meter and (unless None) program so the file is tempo-exact in a DAW."""
     sequence.ticks_per_quarter = 220
     del sequence.tempos[:]
     sequence.tempos.add(time=0.0, qpm=qpm)
     del sequence.time_signatures[:]
     sequence.time_signatures.add(time=0.0, numerator=4, denominator=4)
-    for note in sequence.notes:
-        note.program = program
+    if program is not None:
+        for note in sequence.notes:
+            note.program = program
     return sequence
 
 

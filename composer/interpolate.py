@@ -40,7 +40,8 @@ def interpolate(a: str | os.PathLike, b: str | os.PathLike, *, steps: int = 8,
     from note_seq import sequences_lib
 
     from models.vae.encoding import MelodyEncoding
-    from models.vae.runtime import VaeRuntime, interpolate as walk
+    from models.vae.runtime import VaeRuntime
+    from models.vae.runtime import interpolate as walk
 
     if steps < 2:
         raise GenerationError("--steps must be at least 2 (the two ends)")

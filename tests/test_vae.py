@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 import warnings
 
+import factories as f
 import numpy as np
 import pretty_midi
 import pytest
 
-import factories as f
 from training.score import read_score, to_notesequence
 
 with warnings.catch_warnings():

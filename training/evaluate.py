@@ -163,7 +163,7 @@ def evaluate_vae(checkpoint: str | os.PathLike, corpus: str | os.PathLike, *,
         "checkpoint": str(checkpoint),
         "corpus": str(corpus),
         "test_pieces": test.pieces,
-        "windows": int(len(windows)),
+        "windows": len(windows),
         "metrics": {
             "teacher_forced_accuracy": float((forced == windows).mean()),
             "sampled_accuracy": float((sampled == windows).mean()),
@@ -172,4 +172,42 @@ def evaluate_vae(checkpoint: str | os.PathLike, corpus: str | os.PathLike, *,
             "endpoint_pc_distance": float(np.mean(ends)),
             "windows_per_second": len(windows) / seconds,
         },
+    }
+
+
+def evaluate_gan(checkpoint: str | os.PathLike, corpus: str | os.PathLike, *,
+                 samples: int = 1000, seed: int = 0, progress=None) -> dict:
+    """MuseGAN's statistics of generated phrases beside the same for the training phrases."""
+    from models.checkpoint import load_checkpoint
+    from models.gan.encoding import LAYOUTS, PianorollEncoding
+    from models.gan.runtime import GanRuntime
+    from training.gan_metrics import musegan_statistics
+
+    info, _ = load_checkpoint(checkpoint)
+    encoding = PianorollEncoding(**info["encoding"])
+    runtime = GanRuntime((Path(checkpoint) / "generator.tflite").read_bytes())
+    train = encode_split(corpus, "train", encoding, progress=progress)
+    real = train.tokens.astype(bool).reshape(-1, *encoding.shape)
+    started = time.perf_counter()
+    fake = runtime.sample(samples, np.random.default_rng(seed))
+    seconds = time.perf_counter() - started
+    ours = musegan_statistics(fake, encoding.steps_per_bar, encoding.min_pitch)
+    data = musegan_statistics(real, encoding.steps_per_bar, encoding.min_pitch)
+    names = LAYOUTS[encoding.layout]["names"]
+    table = {}
+    for metric, values in ours.items():
+        for track, (g, d) in enumerate(zip(values, data[metric])):
+            rel = abs(g - d) / abs(d) if d else (0.0 if g == d else float("inf"))
+            table[f"{metric}/{names[track]}"] = {"generated": g, "training_data": d,
+                                                 "relative_difference": rel}
+    return {
+        "model": "gan",
+        "checkpoint": str(checkpoint),
+        "corpus": str(corpus),
+        "test_pieces": train.pieces,
+        "generated_phrases": samples,
+        "training_phrases": len(real),
+        "statistics": table,
+        "within_10_percent": sum(v["relative_difference"] <= 0.10 for v in table.values()),
+        "phrases_per_second": samples / seconds,
     }

@@ -15,6 +15,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a user's file follows the umask
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -30,3 +31,9 @@ def temp_path_for(path: str | os.PathLike) -> Path:
     """A hidden sibling name for writers (like TFRecord) that must own the file while writing."""
     path = Path(path)
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

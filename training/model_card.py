@@ -41,7 +41,19 @@ def render(folder: Path) -> str:
         lines += ["## Training metrics (best checkpoint)", "", "| metric | value |", "|---|---:|"]
         lines += [f"| {k} | {v:.4f} |" for k, v in best.items()]
         lines += ["", "Loss curves: `loss.png`. Per-checkpoint history: `metrics.json`.", ""]
-    if report and report.get("model") != "lstm":
+    if report and report.get("model") == "gan":
+        lines += ["## Generated phrases against the training data (MuseGAN statistics)", "",
+                  f"{report['generated_phrases']} generated phrases, "
+                  f"{report['training_phrases']:,} training phrases (`composer eval`); "
+                  f"{report['within_10_percent']} of {len(report['statistics'])} statistics within "
+                  "10 %.", "",
+                  "| statistic / track | generated | training data | difference |",
+                  "|---|---:|---:|---:|"]
+        lines += [f"| {k} | {v['generated']:.3f} | {v['training_data']:.3f} | "
+                  f"{100 * v['relative_difference']:.0f} % |"
+                  for k, v in report["statistics"].items()]
+        lines.append("")
+    elif report and report.get("model") != "lstm":
         lines += ["## Test split", "", f"`composer eval` on {report.get('test_pieces')} test pieces:",
                   "", "| metric | value |", "|---|---:|"]
         lines += [f"| {k} | {v:.4f} |" for k, v in report.get("metrics", {}).items()]

@@ -182,11 +182,85 @@ def _training_info(corpus, examples: int, unit: str, summary: dict) -> dict:
     }
 
 
-TASKS = {"lstm": LstmTask, "vae-2bar": VaeTask}
+class GanTask:
+    """MuseGAN-style WGAN-GP over 4-bar multi-track phrases (chorale voices, or Lakh's five)."""
+
+    name = "gan"
+    monitor = None  # WGAN losses do not say when the music is best: train all the steps
+
+    def __init__(self, layout: str = "satb"):
+        from models.gan.encoding import PianorollEncoding
+
+        self.encoding = PianorollEncoding(layout=layout)
+        self.phrases: dict = {}
+        self.corpus: Path | None = None
+        self.network = None
+
+    def prepare(self, corpus: Path, config: TrainConfig, progress) -> None:
+        from models.gan.network import GanConfig
+
+        self.corpus = corpus
+        for split in ("train", "valid"):
+            encoded = encode_split(corpus, split, self.encoding, workers=config.workers,
+                                   progress=progress)
+            self.phrases[split] = encoded.tokens.astype("uint8").reshape(-1, *self.encoding.shape)
+        if not len(self.phrases["train"]):
+            raise TrainingError(f"{corpus}: no {self.encoding.layout} phrases in the train split "
+                                "(the satb layout needs four-voice 4/4 pieces: chorales)")
+        enc = self.encoding
+        self.network = GanConfig(steps=enc.steps, pitches=enc.pitches, tracks=enc.tracks)
+
+    def build(self, config: TrainConfig):
+        import keras
+
+        from models.gan.network import build_model
+
+        model = build_model(self.network)
+        model.compile(
+            g_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=0.5, beta_2=0.9),
+            d_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=0.5, beta_2=0.9))
+        return model
+
+    def train_data(self, config: TrainConfig):
+        from training.shards import _tf
+
+        tf = _tf()
+        phrases = self.phrases["train"]
+        ds = tf.data.Dataset.from_tensor_slices(phrases)
+        ds = ds.shuffle(len(phrases), seed=config.seed, reshuffle_each_iteration=True).repeat()
+        return ds.batch(config.batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+    def valid_data(self, config: TrainConfig):
+        from training.shards import _tf
+
+        tf = _tf()
+        if not len(self.phrases["valid"]):
+            return None  # only informative for a GAN (no early stopping): skip when empty
+        return tf.data.Dataset.from_tensor_slices(self.phrases["valid"]).batch(config.batch)
+
+    def export(self, model, out: Path, config: TrainConfig, summary: dict) -> None:
+        from models.checkpoint import save_checkpoint
+        from models.gan.network import to_litert, weights_of
+
+        info = {
+            "model": self.name,
+            "encoding": self.encoding.to_dict(),
+            "network": self.network.to_dict(),
+            "training": _training_info(self.corpus, len(self.phrases["train"]), "phrases",
+                                       summary),
+        }
+        out.mkdir(parents=True, exist_ok=True)
+        from training.fileio import atomic_write_bytes
+
+        atomic_write_bytes(out / "generator.tflite", to_litert(model.generator))
+        save_checkpoint(out, info, weights_of(model))
+
+
+TASKS = {"lstm": LstmTask, "vae-2bar": VaeTask, "gan": GanTask}
 
 
 def make_task(name: str):
     if name not in TASKS:
         raise TrainingError(f"unknown model {name!r}; choose from {', '.join(sorted(TASKS))} "
-                            "(vae-16bar, gan and hybrid are not built yet)")
+                            "(vae-16bar and hybrid are not built yet)")
     return TASKS[name]()

@@ -42,7 +42,7 @@ class TrainConfig:
 
 class Task(Protocol):
     name: str
-    monitor: str  # the validation metric that picks the best checkpoint (lower is better)
+    monitor: str | None  # validation metric that picks the best checkpoint (lower is better)
 
     def prepare(self, corpus: Path, config: TrainConfig, progress) -> None: ...
     def build(self, config: TrainConfig): ...  # a compiled Keras model
@@ -88,11 +88,13 @@ def train(task: Task, corpus: Path, out: Path, config: TrainConfig, *, resume: b
     epochs = max(1, config.steps // config.checkpoint_every)
     callbacks = [
         keras.callbacks.BackupAndRestore(str(backup)),
-        keras.callbacks.EarlyStopping(monitor=task.monitor, mode="min", patience=config.patience,
-                                      restore_best_weights=True),
         keras.callbacks.TensorBoard(str(state / "logs")),
         keras.callbacks.CSVLogger(str(state / "history.csv"), append=resume),
     ]
+    if task.monitor:  # a GAN has no validation number that says "best": it trains to the end
+        callbacks.insert(1, keras.callbacks.EarlyStopping(
+            monitor=task.monitor, mode="min", patience=config.patience,
+            restore_best_weights=True))
     if verbose is None:  # a live bar on a terminal, one line per checkpoint in a log
         import sys
 
@@ -105,7 +107,10 @@ def train(task: Task, corpus: Path, out: Path, config: TrainConfig, *, resume: b
     rows = _read_history(state / "history.csv") or [
         {k: v[i] for k, v in history.history.items()} | {"epoch": i}
         for i in range(len(history.history.get("loss", [])))]
-    best = min(rows, key=lambda r: r[task.monitor]) if rows else {}
+    if not rows:
+        best = {}
+    else:
+        best = min(rows, key=lambda r: r[task.monitor]) if task.monitor else rows[-1]
     summary = {
         "model": task.name,
         "config": asdict(config),
@@ -114,8 +119,8 @@ def train(task: Task, corpus: Path, out: Path, config: TrainConfig, *, resume: b
         "monitor": task.monitor,
         "wall_seconds_this_run": round(seconds, 1),
         "examples_per_second": round(
-            len(history.history.get("loss", [])) * config.checkpoint_every * config.batch
-            / max(seconds, 1e-9), 2),
+            len(next(iter(history.history.values()), [])) * config.checkpoint_every
+            * config.batch / max(seconds, 1e-9), 2),
         "best": {k: v for k, v in best.items() if k != "epoch"},
         "history": rows,
     }
@@ -138,17 +143,19 @@ def _read_history(path: Path) -> list[dict]:
     if not path.exists():
         return []
     with open(path, newline="") as handle:
-        return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(handle)]
+        return [{k: float(v) for k, v in row.items() if v not in ("", "NA")}  # NA: not logged
+                for row in csv.DictReader(handle)]
 
 
 def plot_history(rows: list[dict], path: Path, title: str) -> None:
-    """Training and validation loss (and accuracy when logged) per checkpoint, as a PNG."""
+    """Training and validation curves per checkpoint (the model's main metrics), as a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    metrics = [m for m in ("loss", "accuracy") if rows and m in rows[0]]
+    wanted = ("loss", "accuracy", "recon", "kl", "w_distance", "critic_loss", "generator_loss")
+    metrics = [m for m in wanted if rows and m in rows[0]][:4]
     fig, axes = plt.subplots(1, len(metrics) or 1, figsize=(6 * max(1, len(metrics)), 4),
                              squeeze=False)
     for ax, metric in zip(axes[0], metrics):

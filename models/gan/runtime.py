@@ -1,0 +1,51 @@
+"""The trained generator through LiteRT: piano rolls without importing TensorFlow."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+class GanRuntime:
+    def __init__(self, flatbuffer: bytes):
+        from ai_edge_litert.interpreter import Interpreter
+
+        with _quiet_stderr():  # LiteRT announces its CPU delegate on fd 2 for every interpreter
+            self.interpreter = Interpreter(model_content=flatbuffer)
+            self.interpreter.allocate_tensors()
+        self.input = self.interpreter.get_input_details()[0]
+        self.output = self.interpreter.get_output_details()[0]
+
+    @property
+    def z_size(self) -> int:
+        return int(self.input["shape"][-1])
+
+    def probabilities(self, z: np.ndarray) -> np.ndarray:
+        """[n, time, pitch, track] note probabilities for [n, z] latents."""
+        out = []
+        for row in np.atleast_2d(z).astype(np.float32):
+            self.interpreter.set_tensor(self.input["index"], row[None])
+            self.interpreter.invoke()
+            out.append(self.interpreter.get_tensor(self.output["index"])[0].copy())
+        return np.stack(out)
+
+    def sample(self, n: int, rng: np.random.Generator, threshold: float = 0.5) -> np.ndarray:
+        """n new phrases as binary rolls (MuseGAN's hard thresholding)."""
+        z = rng.standard_normal((n, self.z_size)).astype(np.float32)
+        return self.probabilities(z) > threshold
