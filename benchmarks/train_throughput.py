@@ -58,7 +58,7 @@ def main() -> None:
         print(f"{name}: {results[name]['examples_per_s']:.1f} {setting['unit']}/s", flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1) + "\n")
-    print("| model | batch | examples/s (median) | runs (s per %d steps) |" % args.steps)
+    print(f"| model | batch | examples/s (median) | runs (s per {args.steps} steps) |")
     print("|---|---:|---:|---|")
     for name, r in results.items():
         print(f"| {name} | {r['batch']} | {r['examples_per_s']:.1f} {r['unit']} | "

@@ -53,7 +53,7 @@ def in_scale_rate(rolls, min_pitch=0) -> np.ndarray:
 
 def note_lengths(rolls) -> list[np.ndarray]:
     """Lengths in steps of every note (a run of on-cells), per track."""
-    n, t, p, k = rolls.shape
+    t, k = rolls.shape[1], rolls.shape[3]
     out = []
     for track in range(k):
         cells = np.moveaxis(rolls[..., track], 1, -1).reshape(-1, t)  # [n*pitch, time]

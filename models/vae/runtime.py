@@ -62,11 +62,10 @@ class VaeRuntime:
         x_proj = z_proj + (self.w["decoder_0/kernel"][previous] if previous is not None else 0.0)
         for i in range(len(self.dec_units)):
             if i > 0:
-                x_proj = x @ self.w[f"decoder_{i}/kernel"]
+                x_proj = hs[i - 1] @ self.w[f"decoder_{i}/kernel"]
             hs[i], cs[i] = _lstm_step(x_proj, hs[i], cs[i], self.w[f"decoder_{i}/recurrent"],
                                       self.w[f"decoder_{i}/bias"])
-            x = hs[i]
-        return x @ self.w["logits/kernel"] + self.w["logits/bias"]
+        return hs[-1] @ self.w["logits/kernel"] + self.w["logits/bias"]
 
     def decode(self, z, temperature: float = 0.0, rng: np.random.Generator | None = None
                ) -> np.ndarray:
