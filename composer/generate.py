@@ -17,7 +17,7 @@ import numpy as np
 
 from models.checkpoint import CheckpointError, default_dir, load_checkpoint
 
-MODELS = ("lstm", "vae-2bar", "gan")  # vae-16bar and hybrid follow (issue 3)
+MODELS = ("lstm", "vae-2bar", "gan", "hybrid")  # vae-16bar follows (issue 3)
 PRIMER_EVENTS = 512  # how much of a primer's end conditions the model
 
 
@@ -164,6 +164,34 @@ class GanGenerator:
         return self.encoding.decode(roll, qpm=qpm)
 
 
+def hybrid(bars: int, qpm: float = 120.0, seed: int | None = None,
+           gan_checkpoint: Path | None = None, vae_checkpoint: Path | None = None):
+    """The GAN writes two new chorale phrases; the VAE walks from the first's lead line to the
+    second's, one 2-bar window per step, so `bars` bars of melody morph between two new tunes."""
+    from models.vae.encoding import NoMelody
+    from models.vae.runtime import interpolate as walk
+
+    gan = GanGenerator(gan_checkpoint or default_dir("gan"), seed=seed)
+    vae = VaeGenerator(vae_checkpoint or default_dir("vae-2bar"), seed=seed)
+    steps = max(2, -(-bars // vae.encoding.bars))
+    leads = []
+    for attempt in range(20):  # a GAN phrase occasionally has no usable top line
+        sequence = gan.encoding.decode(gan.rolls(1)[0], qpm=qpm)
+        try:
+            leads.append(vae.encoding.lead(sequence))
+        except NoMelody:
+            continue
+        if len(leads) == 2:
+            break
+    if len(leads) < 2:
+        raise GenerationError("the GAN gave no phrase with a usable lead melody in 20 tries")
+    ids = np.concatenate(list(walk(vae.runtime, leads[0], leads[1], steps)))
+    ids = ids[:bars * 4 * vae.encoding.steps_per_quarter]
+    out = vae.encoding.decode(ids, qpm=qpm)
+    out.total_time = bars_to_seconds(bars, qpm)
+    return out
+
+
 def _sample(logits, rng, temperature, top_k):
     from models.lstm.runtime import sample_logits
 
@@ -206,6 +234,11 @@ def generate(model: str = "lstm", *, bars: int = 8, qpm: float = 120.0,
     if primer is not None and model != "lstm":
         raise GenerationError("--primer continues a piece with the lstm; "
                               "for a VAE use `composer interpolate`")
+    if model == "hybrid":
+        if checkpoint is not None:
+            raise GenerationError("hybrid uses the gan and vae-2bar checkpoints in models/; "
+                                  "--checkpoint does not apply")
+        return finish(hybrid(bars, qpm, seed), qpm, program)
     if model == "gan":
         sequence = GanGenerator(folder, seed=seed).phrase(bars, qpm)
         sequence.total_time = bars_to_seconds(bars, qpm)

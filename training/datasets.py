@@ -123,3 +123,24 @@ def lm_dataset(split: EncodedSplit, length: int, batch: int, *, seed: int = 0,
         ds = ds.shuffle(len(starts), seed=seed, reshuffle_each_iteration=True).repeat()
     ds = ds.map(window, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.batch(batch, drop_remainder=training).prefetch(tf.data.AUTOTUNE)
+
+
+def example_dataset(examples: np.ndarray, batch: int, *, seed: int = 0, training: bool = True,
+                    max_examples: int | None = None):
+    """Fixed-size examples (melody windows, piano-roll phrases) as batches.
+
+    Training: shuffled, repeated forever. Evaluation: once, at most `max_examples` spread evenly
+    over the array; None when there is nothing to evaluate on.
+    """
+    from training.shards import _tf
+
+    tf = _tf()
+    if training:
+        ds = tf.data.Dataset.from_tensor_slices(examples)
+        ds = ds.shuffle(len(examples), seed=seed, reshuffle_each_iteration=True).repeat()
+        return ds.batch(batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    if not len(examples):
+        return None
+    if max_examples and len(examples) > max_examples:
+        examples = examples[np.linspace(0, len(examples) - 1, max_examples).astype(np.int64)]
+    return tf.data.Dataset.from_tensor_slices(examples).batch(batch)

@@ -10,9 +10,8 @@ import platform
 import time
 from pathlib import Path
 
-import numpy as np
 
-from training.datasets import EncodedSplit, encode_split, lm_dataset
+from training.datasets import EncodedSplit, encode_split, example_dataset, lm_dataset
 from training.trainer import TrainConfig, TrainingError
 
 
@@ -138,22 +137,11 @@ class VaeTask:
         return model
 
     def train_data(self, config: TrainConfig):
-        from training.shards import _tf
-
-        tf = _tf()
-        windows = self.windows["train"]
-        ds = tf.data.Dataset.from_tensor_slices(windows)
-        ds = ds.shuffle(len(windows), seed=config.seed, reshuffle_each_iteration=True).repeat()
-        return ds.batch(config.batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+        return example_dataset(self.windows["train"], config.batch, seed=config.seed)
 
     def valid_data(self, config: TrainConfig):
-        from training.shards import _tf
-
-        tf = _tf()
-        windows = self.windows["valid"]
-        pick = np.linspace(0, len(windows) - 1, min(len(windows), config.valid_batches
-                                                     * config.batch)).astype(int)
-        return tf.data.Dataset.from_tensor_slices(windows[pick]).batch(config.batch)
+        return example_dataset(self.windows["valid"], config.batch, training=False,
+                               max_examples=config.valid_batches * config.batch)
 
     def export(self, model, out: Path, config: TrainConfig, summary: dict) -> None:
         from models.checkpoint import save_checkpoint
@@ -222,21 +210,11 @@ class GanTask:
         return model
 
     def train_data(self, config: TrainConfig):
-        from training.shards import _tf
-
-        tf = _tf()
-        phrases = self.phrases["train"]
-        ds = tf.data.Dataset.from_tensor_slices(phrases)
-        ds = ds.shuffle(len(phrases), seed=config.seed, reshuffle_each_iteration=True).repeat()
-        return ds.batch(config.batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+        return example_dataset(self.phrases["train"], config.batch, seed=config.seed)
 
     def valid_data(self, config: TrainConfig):
-        from training.shards import _tf
-
-        tf = _tf()
-        if not len(self.phrases["valid"]):
-            return None  # only informative for a GAN (no early stopping): skip when empty
-        return tf.data.Dataset.from_tensor_slices(self.phrases["valid"]).batch(config.batch)
+        # Only informative for a GAN (no early stopping): None when the split has no phrases.
+        return example_dataset(self.phrases["valid"], config.batch, training=False)
 
     def export(self, model, out: Path, config: TrainConfig, summary: dict) -> None:
         from models.checkpoint import save_checkpoint

@@ -1,0 +1,70 @@
+"""The checkpoints shipped in models/: they work right after install, with no training.
+
+These use the real trained weights, so they also check that the shipped models make music:
+notes in every phrase, in the common key's scale more often than not.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pretty_midi
+import pytest
+
+import factories as f
+
+MODELS_DIR = f.ROOT / "models"
+SHIPPED = ("lstm", "vae-2bar", "gan")
+
+
+def _c_major_share(pm: pretty_midi.PrettyMIDI) -> float:
+    scale = {0, 2, 4, 5, 7, 9, 11}
+    pitches = [n.pitch for i in pm.instruments if not i.is_drum for n in i.notes]
+    return float(np.mean([p % 12 in scale for p in pitches]))
+
+
+@pytest.mark.parametrize("model", SHIPPED)
+def test_checkpoint_and_model_card_are_there(model):
+    folder = MODELS_DIR / model
+    info = json.loads((folder / "model.json").read_text())
+    assert info["model"] == model
+    card = (folder / "MODEL_CARD.md").read_text()
+    assert f"composer train --model {model}" in card
+    assert "Wall time" in card and ("Test split" in card or "training data" in card)
+    assert (folder / "loss.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_models_folder_is_under_30_mb():
+    tracked = [p for p in MODELS_DIR.rglob("*") if p.is_file() and "train" not in p.parts
+               and "__pycache__" not in p.parts]
+    assert sum(p.stat().st_size for p in tracked) < 30 * 1024 * 1024
+
+
+@pytest.mark.parametrize("model", [*SHIPPED, "hybrid"])
+def test_generate_with_the_shipped_model(model, tmp_path):
+    out = tmp_path / f"{model}.mid"
+    result = f.run_cli("generate", "--model", model, "--bars", "4", "--seed", "11", "-o", out,
+                       "--temperature", "0.8", check=True)
+    assert str(out) in result.stdout
+    pm = pretty_midi.PrettyMIDI(str(out))
+    notes = [n for i in pm.instruments for n in i.notes]
+    assert len(notes) >= 4, f"{model} made {len(notes)} notes"
+    assert max(n.end for n in notes) <= 8.0 + 1e-3
+    assert pm.get_tempo_changes()[1][0] == pytest.approx(120.0)
+    assert _c_major_share(pm) > 0.6
+
+
+def test_lstm_continues_a_primer_in_its_key(chorales, tmp_path):
+    """A primer in another key is moved to C for the model and the continuation moved back."""
+    from training.score import read_score
+    from training.transposer import plan_transposition
+
+    primer = chorales[2]
+    out = tmp_path / "cont.mid"
+    f.run_cli("generate", "--primer", primer, "--bars", "8", "--seed", "5", "-o", out,
+              check=True)
+    key_in = plan_transposition(read_score(primer.read_bytes())).estimate.key
+    key_out = plan_transposition(read_score(out.read_bytes())).estimate.key
+    assert key_in.relative_major == key_out.relative_major
