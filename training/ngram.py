@@ -44,6 +44,8 @@ class KneserNey:
     """P(next | previous order-1 events), interpolated Kneser-Ney with one discount per order."""
 
     def __init__(self, order: int, vocab: int, discount: float = 0.75):
+        if vocab ** order >= 2 ** 63:
+            raise ValueError(f"order {order} over {vocab} events does not fit int64 keys")
         self.order, self.vocab, self.discount = order, vocab, discount
         self.tables: list[_Table] = []
 
@@ -93,13 +95,15 @@ class KneserNey:
         return np.log(prob)
 
 
-def fit_best(tokens, offsets, valid_tokens, valid_offsets, vocab: int, orders=(2, 3, 4, 5, 6),
+def fit_best(tokens, offsets, valid_tokens, valid_offsets, vocab: int, orders=range(2, 9),
              window: int = 256) -> tuple[KneserNey, dict[int, float]]:
-    """The order with the lowest perplexity on the valid split; perplexity per order."""
+    """The order with the lowest perplexity on the valid split; perplexity per order.
+
+    Orders whose keys would overflow int64 (vocab ** order) are skipped."""
     positions, starts = eval_positions(valid_offsets, window)
     scores = {}
     best = None
-    for order in orders:
+    for order in (o for o in orders if vocab ** o < 2 ** 63):
         model = KneserNey(order, vocab).fit(tokens, offsets)
         ppl = float(np.exp(-model.log_probs(valid_tokens, positions, starts).mean()))
         scores[order] = ppl
