@@ -35,7 +35,7 @@ def render(folder: Path) -> str:
               f"{training.get('best_step')} (those weights are the ones shipped).",
               f"- Wall time: {metrics.get('wall_seconds_this_run', 0) / 60:.1f} min on "
               f"{training.get('machine', '?')} ({metrics.get('examples_per_second', 0):.1f} "
-              "windows/s).",
+              "examples/s).",
               *([f"- Note: {training['note']}"] if training.get("note") else []), ""]
     best = training.get("best", {})
     if best:
