@@ -1,11 +1,13 @@
-"""How long until music: `composer generate` start-up, and 8 bars once the model is loaded.
+"""How long until music: `composer generate` start-up, and 8 bars once a model is loaded.
 
-    .venv/bin/python benchmarks/generate_latency.py [--runs 5] [--checkpoint models/lstm]
+    .venv/bin/python benchmarks/generate_latency.py [--runs 5]
 
-Measures, median of --runs each: (1) the whole `composer generate --bars 8` command as a user
-runs it (process start, imports, checkpoint load, sampling, MIDI write); (2) inside one process,
-8 bars at 120 qpm from an already loaded model (what the continuous player pays per phrase);
-(3) `import tensorflow` alone, the cost the NumPy runtime avoids. Prints a Markdown table.
+For each shipped model, median of --runs each: (1) the whole `composer generate --bars 8`
+command as a user runs it (process start, imports, checkpoint load, generation, MIDI write);
+(2) inside one process, 8 bars at 120 qpm from an already loaded model (what the continuous
+player pays per phrase; goal: under 1 s). Also `import tensorflow` alone, the start-up cost
+the NumPy and LiteRT runtimes avoid. Prints a Markdown table; raw numbers in
+benchmarks/results/generate.json.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+MODELS = ("lstm", "vae-2bar", "gan", "hybrid")
+
 
 def timed(fn, runs: int) -> list[float]:
     times = []
@@ -32,42 +36,54 @@ def timed(fn, runs: int) -> list[float]:
     return times
 
 
+def phrase_function(model: str):
+    """A callable making 8 bars from an already loaded model."""
+    from composer import generate as gen
+    from models.checkpoint import default_dir
+
+    if model == "lstm":
+        g = gen.LstmGenerator(default_dir("lstm"), seed=0)
+        return lambda: g.phrase(gen.bars_to_seconds(8))
+    if model == "vae-2bar":
+        g = gen.VaeGenerator(default_dir("vae-2bar"), seed=0)
+        return lambda: g.phrase(8)
+    if model == "gan":
+        g = gen.GanGenerator(default_dir("gan"), seed=0)
+        return lambda: g.phrase(8)
+    return lambda: gen.hybrid(8, seed=0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--checkpoint", type=Path, default=ROOT / "models/lstm")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/generate.json")
     args = parser.parse_args()
 
+    results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        command = [sys.executable, "-m", "composer", "generate", "--bars", "8", "--seed", "0",
-                   "--checkpoint", str(args.checkpoint), "-o", f"{tmp}/x.mid"]
-        cli = timed(lambda: subprocess.run(command, check=True, capture_output=True, cwd=ROOT),
-                    args.runs)
-
-    from composer.generate import LstmGenerator, bars_to_seconds
-
-    generator = LstmGenerator(args.checkpoint, seed=0)
-    events = []
-
-    def phrase():
-        seq = generator.phrase(bars_to_seconds(8))
-        events.append(len(seq.notes))
-
-    in_process = timed(phrase, args.runs * 2)
-    tf_import = timed(lambda: subprocess.run([sys.executable, "-c", "import tensorflow"],
-                                             check=True, capture_output=True), args.runs)
-    rows = [("`composer generate --bars 8` end to end", cli),
-            ("8 bars from a loaded model (per phrase)", in_process),
-            ("`import tensorflow` alone (avoided)", tf_import)]
-    results = {name: {"runs": t, "median_s": statistics.median(t)} for name, t in rows}
-    results["notes_per_8_bars_median"] = statistics.median(events)
+        for model in MODELS:
+            command = [sys.executable, "-m", "composer", "generate", "--model", model,
+                       "--bars", "8", "--seed", "0", "-o", f"{tmp}/x.mid"]
+            cli = timed(lambda: subprocess.run(command, check=True, capture_output=True,
+                                               cwd=ROOT), args.runs)
+            fn = phrase_function(model)
+            fn()  # warm: first-call allocations
+            warm = timed(fn, args.runs * 2)
+            results[model] = {"cli_runs_s": cli, "cli_median_s": statistics.median(cli),
+                              "phrase_runs_s": warm, "phrase_median_s": statistics.median(warm)}
+            print(f"{model}: command {statistics.median(cli):.2f} s, "
+                  f"8 bars loaded {statistics.median(warm):.3f} s", flush=True)
+    tf = timed(lambda: subprocess.run([sys.executable, "-c", "import tensorflow"], check=True,
+                                      capture_output=True), args.runs)
+    results["import_tensorflow"] = {"runs_s": tf, "median_s": statistics.median(tf)}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1) + "\n")
-    print("| what | median | runs (s) |")
-    print("|---|---:|---|")
-    for name, t in rows:
-        print(f"| {name} | {statistics.median(t):.2f} s | {', '.join(f'{x:.2f}' for x in t)} |")
+    print("| model | `composer generate --bars 8` (median) | 8 bars from a loaded model (median) |")
+    print("|---|---:|---:|")
+    for model in MODELS:
+        r = results[model]
+        print(f"| {model} | {r['cli_median_s']:.2f} s | {r['phrase_median_s']:.3f} s |")
+    print(f"| (`import tensorflow` alone) | {statistics.median(tf):.2f} s | |")
 
 
 if __name__ == "__main__":
