@@ -193,7 +193,8 @@ def transpose(
 @app.command("train")
 @user_errors
 def train(
-    model: Annotated[str, typer.Option("--model", help="Model to train: lstm, vae-2bar, gan")],
+    model: Annotated[str, typer.Option(
+        "--model", help="Model to train: lstm, vae-2bar, vae-16bar, gan")],
     corpus: Annotated[Path, typer.Option("--corpus", help="Corpus folder from `corpus build`")],
     output: Annotated[Path, typer.Option("--out", help="Checkpoint folder, e.g. models/lstm")],
     steps: Annotated[int, typer.Option(help="Training steps (batches)")] = 20_000,
@@ -254,7 +255,7 @@ def evaluate(
 
     info, _ = load_checkpoint(checkpoint)
     kind = info.get("model")
-    if kind not in ("lstm", "vae-2bar", "gan"):
+    if kind not in ("lstm", "vae-2bar", "vae-16bar", "gan"):
         raise ValueError(f"{checkpoint}: evaluation of {kind!r} models is not built yet")
     with RichProgress(err) as progress:
         if kind == "lstm":
@@ -302,7 +303,8 @@ def evaluate(
 @user_errors
 def generate(
     output: Annotated[Path, typer.Option("-o", "--output", help="MIDI file to write")],
-    model: Annotated[str, typer.Option("--model", help="lstm, vae-2bar or gan")] = "lstm",
+    model: Annotated[str, typer.Option(
+        "--model", help="lstm, vae-2bar, vae-16bar, gan or hybrid")] = "lstm",
     bars: Annotated[int, typer.Option(help="Length in 4/4 bars")] = 8,
     qpm: Annotated[float, typer.Option("--qpm", help="Tempo, quarter notes per minute")] = 120.0,
     temperature: Annotated[float, typer.Option(help="Sampling temperature (0: greedy)")] = 1.0,
@@ -339,7 +341,7 @@ def interpolate(
     output: Annotated[Path, typer.Option("-o", "--output", help="MIDI file to write")],
     steps: Annotated[int, typer.Option(help="Points on the path, both ends included")] = 8,
     qpm: Annotated[float, typer.Option("--qpm", help="Tempo, quarter notes per minute")] = 120.0,
-    model: Annotated[str, typer.Option("--model", help="vae-2bar")] = "vae-2bar",
+    model: Annotated[str, typer.Option("--model", help="vae-2bar or vae-16bar")] = "vae-2bar",
     checkpoint: Annotated[Path | None, typer.Option(
         help="Checkpoint folder (default: the shipped models/<model>)")] = None,
     each: Annotated[bool, typer.Option(

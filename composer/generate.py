@@ -17,7 +17,7 @@ import numpy as np
 
 from models.checkpoint import CheckpointError, default_dir, load_checkpoint
 
-MODELS = ("lstm", "vae-2bar", "gan", "hybrid")  # vae-16bar follows (issue 3)
+MODELS = ("lstm", "vae-2bar", "vae-16bar", "gan", "hybrid")
 PRIMER_EVENTS = 512  # how much of a primer's end conditions the model
 
 
@@ -110,7 +110,7 @@ class VaeGenerator:
             raise CheckpointError(f"{self.checkpoint}: holds a {self.info.get('model')!r} model, "
                                   "not a vae")
         self.encoding = MelodyEncoding(**self.info["encoding"])
-        self.runtime = VaeRuntime(weights, self.encoding.vocab_size, self.encoding.steps)
+        self.runtime = VaeRuntime.from_checkpoint(self.info, weights)
         self.rng = np.random.default_rng(self.seed)
         self.z = self.rng.standard_normal(self.runtime.z_size)
 

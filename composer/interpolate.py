@@ -50,7 +50,7 @@ def interpolate(a: str | os.PathLike, b: str | os.PathLike, *, steps: int = 8,
     if not str(info.get("model", "")).startswith("vae"):
         raise CheckpointError(f"{folder}: holds a {info.get('model')!r} model, not a vae")
     encoding = MelodyEncoding(**info["encoding"])
-    runtime = VaeRuntime(weights, encoding.vocab_size, encoding.steps)
+    runtime = VaeRuntime.from_checkpoint(info, weights)
     melodies = walk(runtime, lead_melody(a, encoding), lead_melody(b, encoding), steps)
     window_seconds = bars_to_seconds(encoding.bars, qpm)
     parts = []

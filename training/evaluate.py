@@ -136,7 +136,7 @@ def evaluate_vae(checkpoint: str | os.PathLike, corpus: str | os.PathLike, *,
 
     info, weights = load_checkpoint(checkpoint)
     encoding = MelodyEncoding(**info["encoding"])
-    runtime = VaeRuntime(weights, encoding.vocab_size, encoding.steps)
+    runtime = VaeRuntime.from_checkpoint(info, weights)
     test = encode_split(corpus, "test", encoding, progress=progress)
     windows = test.tokens.astype(np.int64).reshape(-1, encoding.steps)
     if not len(windows):

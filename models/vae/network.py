@@ -1,5 +1,10 @@
 """The melody VAE in Keras, with MusicVAE's training objective.
 
+With `segments` > 1 the decoder is hierarchical, as in MusicVAE's 16-bar models: a conductor
+LSTM, started from z, emits one embedding per segment (bar), and the event decoder plays each
+segment from its embedding alone, so long-range structure has to go through the conductor
+rather than fade in one long recurrent state.
+
 Encoder: a bidirectional LSTM reads the one-hot window; its two final states give the mean and
 (softplus) scale of q(z | x). Decoder: z sets the initial state of a stack of LSTMs and is fed
 again at every step beside the previous event. The loss is reconstruction cross-entropy plus
@@ -26,6 +31,8 @@ class VaeConfig:
     max_beta: float = 0.2
     beta_rate: float = 0.9999  # beta = max_beta * (1 - beta_rate ** step)
     sampling_rate: float = 1000.0  # inverse-sigmoid schedule; 0 turns scheduled sampling off
+    segments: int = 1  # >1: hierarchical decoder, a conductor LSTM emits one embedding a segment
+    conductor_units: int = 256
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -60,6 +67,12 @@ def _model_class():
             self.to_sigma = keras.layers.Dense(config.z_size, activation="softplus", name="sigma")
             self.to_state = keras.layers.Dense(2 * sum(config.dec_units), activation="tanh",
                                                name="initial_state")
+            if config.segments > 1:
+                self.conductor_state = keras.layers.Dense(2 * config.conductor_units,
+                                                          activation="tanh",
+                                                          name="conductor_state")
+                self.conductor = keras.layers.LSTM(config.conductor_units,
+                                                   return_sequences=True, name="conductor")
             self.decoders = [keras.layers.LSTM(u, return_sequences=True, name=f"decoder_{i}")
                              for i, u in enumerate(config.dec_units)]
             self.logits = keras.layers.Dense(config.vocab_size, name="logits")
@@ -75,16 +88,29 @@ def _model_class():
             h = self.encoder(tf.one_hot(ids, self.config.vocab_size))
             return self.to_mu(h), self.to_sigma(h) + 1e-6
 
-        def decode(self, previous_onehot, z):
-            """Logits for every step given the previous events (one-hot) and z."""
+        def _play(self, previous_onehot, context):
+            """The event decoder: logits for a run of steps from its context vector."""
             steps = tf.shape(previous_onehot)[1]
-            z_seq = tf.repeat(z[:, None, :], steps, axis=1)
-            x = tf.concat([previous_onehot, z_seq], axis=-1)
-            states = tf.split(self.to_state(z), [u for u in self.config.dec_units for _ in (0, 1)],
-                              axis=-1)
+            c_seq = tf.repeat(context[:, None, :], steps, axis=1)
+            x = tf.concat([previous_onehot, c_seq], axis=-1)
+            states = tf.split(self.to_state(context),
+                              [u for u in self.config.dec_units for _ in (0, 1)], axis=-1)
             for i, layer in enumerate(self.decoders):
                 x = layer(x, initial_state=[states[2 * i], states[2 * i + 1]])
             return self.logits(x)
+
+        def decode(self, previous_onehot, z):
+            """Logits for every step given the previous events (one-hot) and z."""
+            cfg = self.config
+            if cfg.segments == 1:
+                return self._play(previous_onehot, z)
+            batch, length = tf.shape(z)[0], cfg.steps // cfg.segments
+            h, c = tf.split(self.conductor_state(z), 2, axis=-1)
+            plan = self.conductor(tf.zeros([batch, cfg.segments, 1]), initial_state=[h, c])
+            plan = tf.reshape(plan, [-1, cfg.conductor_units])  # [batch * segments, units]
+            previous = tf.reshape(previous_onehot, [-1, length, cfg.vocab_size])
+            logits = self._play(previous, plan)
+            return tf.reshape(logits, [batch, cfg.steps, cfg.vocab_size])
 
         def call(self, ids, training=False):
             mu, _ = self.encode(ids)
@@ -158,6 +184,11 @@ def weights_of(model) -> dict:
     for i, layer in enumerate(model.decoders):
         (out[f"decoder_{i}/kernel"], out[f"decoder_{i}/recurrent"],
          out[f"decoder_{i}/bias"]) = layer.get_weights()
+    if model.config.segments > 1:
+        out["conductor_state/kernel"], out["conductor_state/bias"] = \
+            model.conductor_state.get_weights()
+        (out["conductor/kernel"], out["conductor/recurrent"],
+         out["conductor/bias"]) = model.conductor.get_weights()
     return out
 
 
@@ -170,3 +201,8 @@ def load_weights(model, weights: dict) -> None:
         layer.set_weights([weights[f"{name}/kernel"], weights[f"{name}/bias"]])
     for i, layer in enumerate(model.decoders):
         layer.set_weights([weights[f"decoder_{i}/{k}"] for k in ("kernel", "recurrent", "bias")])
+    if model.config.segments > 1:
+        model.conductor_state.set_weights([weights["conductor_state/kernel"],
+                                           weights["conductor_state/bias"]])
+        model.conductor.set_weights([weights[f"conductor/{k}"]
+                                     for k in ("kernel", "recurrent", "bias")])

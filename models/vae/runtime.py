@@ -20,12 +20,18 @@ def _lstm_step(x_proj, h, c, recurrent, bias):
 
 
 class VaeRuntime:
-    def __init__(self, weights: dict[str, np.ndarray], vocab_size: int, steps: int):
+    def __init__(self, weights: dict[str, np.ndarray], vocab_size: int, steps: int,
+                 segments: int = 1):
         self.w = {k: v.astype(np.float32) for k, v in weights.items()}
-        self.vocab_size, self.steps = vocab_size, steps
+        self.vocab_size, self.steps, self.segments = vocab_size, steps, segments
         self.dec_units = []
         while f"decoder_{len(self.dec_units)}/recurrent" in self.w:
             self.dec_units.append(self.w[f"decoder_{len(self.dec_units)}/recurrent"].shape[0])
+
+    @classmethod
+    def from_checkpoint(cls, info: dict, weights: dict[str, np.ndarray]) -> VaeRuntime:
+        net = info["network"]
+        return cls(weights, net["vocab_size"], net["steps"], net.get("segments", 1))
 
     @property
     def z_size(self) -> int:
@@ -67,25 +73,44 @@ class VaeRuntime:
                                       self.w[f"decoder_{i}/bias"])
         return hs[-1] @ self.w["logits/kernel"] + self.w["logits/bias"]
 
+    def _contexts(self, z: np.ndarray) -> list[np.ndarray]:
+        """What each segment is decoded from: z itself, or the conductor's embeddings."""
+        if self.segments == 1:
+            return [z]
+        h, c = np.split(np.tanh(z @ self.w["conductor_state/kernel"]
+                                + self.w["conductor_state/bias"]), 2, axis=-1)
+        plans = []
+        for _ in range(self.segments):  # the conductor's input is zeros: no input projection
+            h, c = _lstm_step(0.0, h, c, self.w["conductor/recurrent"], self.w["conductor/bias"])
+            plans.append(h)
+        return plans
+
     def decode(self, z, temperature: float = 0.0, rng: np.random.Generator | None = None
                ) -> np.ndarray:
         """[batch, steps] class ids decoded from [batch, z] latents (greedy at temperature 0)."""
         z = np.atleast_2d(np.asarray(z, dtype=np.float32))
         rng = rng or np.random.default_rng(0)
-        hs, cs, z_proj = self._initial(z)
-        previous = None
+        length = self.steps // self.segments
         out = np.zeros((z.shape[0], self.steps), dtype=np.int64)
-        for t in range(self.steps):
-            previous = _pick(self._step(previous, z_proj, hs, cs), temperature, rng)
-            out[:, t] = previous
+        previous = None
+        for s, context in enumerate(self._contexts(z)):
+            hs, cs, z_proj = self._initial(context)
+            for t in range(s * length, (s + 1) * length):
+                previous = _pick(self._step(previous, z_proj, hs, cs), temperature, rng)
+                out[:, t] = previous
         return out
 
     def decode_logits(self, ids, z) -> np.ndarray:
         """Teacher-forced logits [batch, steps, vocab] (what the Keras model's call returns)."""
         ids = np.atleast_2d(np.asarray(ids, dtype=np.int64))
-        hs, cs, z_proj = self._initial(np.atleast_2d(np.asarray(z, dtype=np.float32)))
-        return np.stack([self._step(ids[:, t - 1] if t else None, z_proj, hs, cs)
-                         for t in range(ids.shape[1])], axis=1)
+        z = np.atleast_2d(np.asarray(z, dtype=np.float32))
+        length = self.steps // self.segments
+        logits = []
+        for s, context in enumerate(self._contexts(z)):
+            hs, cs, z_proj = self._initial(context)
+            for t in range(s * length, (s + 1) * length):
+                logits.append(self._step(ids[:, t - 1] if t else None, z_proj, hs, cs))
+        return np.stack(logits, axis=1)
 
     def sample(self, n: int, rng: np.random.Generator, temperature: float = 0.5) -> np.ndarray:
         """New melodies from the prior."""
