@@ -307,7 +307,8 @@ def generate(
         "--model", help="lstm, vae-2bar, vae-16bar, gan or hybrid")] = "lstm",
     bars: Annotated[int, typer.Option(help="Length in 4/4 bars")] = 8,
     qpm: Annotated[float, typer.Option("--qpm", help="Tempo, quarter notes per minute")] = 120.0,
-    temperature: Annotated[float, typer.Option(help="Sampling temperature (0: greedy)")] = 1.0,
+    temperature: Annotated[float, typer.Option(
+        help="Sampling temperature for lstm and vae (0: greedy)")] = 1.0,
     top_k: Annotated[int, typer.Option("--top-k", help="Sample among the k likeliest (0: all)")] = 0,
     seed: Annotated[int | None, typer.Option(help="Seed for a reproducible result")] = None,
     primer: Annotated[Path | None, typer.Option(help="MIDI file to continue")] = None,

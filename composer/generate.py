@@ -1,8 +1,8 @@
 """Symbolic generation: phrases from the trained models, as NoteSequences of an exact length.
 
-This is what `composer generate` and the continuous player call. It runs the shipped NumPy
-runtimes, never TensorFlow, so the first note comes about a second after start rather than
-after TensorFlow's import. Models learn in one key (C major / A minor, see the transposer); a
+This is what `composer generate` and the continuous player call. It runs the shipped models
+through NumPy (LSTM, VAE) and LiteRT (GAN generator), never TensorFlow, so the first note comes
+about two seconds after start rather than after TensorFlow's eight-second import. Models learn in one key (C major / A minor, see the transposer); a
 primer in another key is shifted there and the result shifted back, so a continuation stays in
 the primer's key.
 """
@@ -175,7 +175,7 @@ def hybrid(bars: int, qpm: float = 120.0, seed: int | None = None,
     vae = VaeGenerator(vae_checkpoint or default_dir("vae-2bar"), seed=seed)
     steps = max(2, -(-bars // vae.encoding.bars))
     leads = []
-    for attempt in range(20):  # a GAN phrase occasionally has no usable top line
+    for _ in range(20):  # a GAN phrase occasionally has no usable top line
         sequence = gan.encoding.decode(gan.rolls(1)[0], qpm=qpm)
         try:
             leads.append(vae.encoding.lead(sequence))
