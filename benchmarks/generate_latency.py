@@ -38,7 +38,7 @@ def timed(fn, runs: int) -> list[float]:
 
 def phrase_function(model: str):
     """A callable making 8 bars from an already loaded model."""
-    from composer import generate as gen
+    from composer import generation as gen
     from models.checkpoint import default_dir
 
     if model == "lstm":

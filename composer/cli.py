@@ -30,7 +30,7 @@ err = Console(stderr=True, soft_wrap=True, markup=False, emoji=False, highlight=
 
 def _user_errors():
     """Exceptions that mean the user asked for something impossible, not that we crashed."""
-    from composer.generate import GenerationError
+    from composer.generation import GenerationError
     from composer.soundfont import SoundfontError
     from models.checkpoint import CheckpointError
     from training.corpus import CorpusError
@@ -320,7 +320,7 @@ def generate(
     """Generate new music from a trained model; exactly --bars bars at --qpm."""
     import time
 
-    from composer import generate as gen
+    from composer import generation as gen
 
     started = time.perf_counter()
     sequence = gen.generate(model, bars=bars, qpm=qpm, temperature=temperature, top_k=top_k,
@@ -351,8 +351,8 @@ def interpolate(
     soundfont: Annotated[str | None, typer.Option("--soundfont", help="Soundfont for --wav")] = None,
 ) -> None:
     """Blend two songs: their lead melodies, encoded by the VAE, joined step by step."""
-    from composer import generate as gen
-    from composer.interpolate import interpolate as run
+    from composer import generation as gen
+    from composer.interpolation import interpolate as run
 
     result = run(a, b, steps=steps, qpm=qpm, checkpoint=checkpoint, model=model)
     gen.write_midi(result.sequence, output)

@@ -218,3 +218,13 @@ def test_ctrl_c_then_resume_continues_the_run(small_corpus, tmp_path):
     assert epochs[-1] == 2 and metrics["steps"] == 60
     assert not (out / "train" / "backup").exists()
     assert os.path.exists(out / "weights.npz")
+
+
+def test_python_api(trained, chorales):
+    import composer
+
+    phrase = composer.generate("lstm", bars=2, seed=0, checkpoint=trained["out"])
+    assert phrase.total_time == pytest.approx(4.0)
+    assert phrase.tempos[0].qpm == 120.0
+    with pytest.raises(ValueError, match="unknown model"):
+        composer.generate("nope")

@@ -132,7 +132,7 @@ def test_eval_vae_reports_reconstruction(tiny_vae, small_corpus):
 
 
 def test_shipped_vae_interpolation_ends_reconstruct_the_inputs(chorales):
-    from composer.interpolate import interpolate, lead_melody
+    from composer.interpolation import interpolate, lead_melody
 
     checkpoint = default_dir("vae-2bar")
     assert (checkpoint / "weights.npz").exists(), "the shipped vae-2bar checkpoint is missing"

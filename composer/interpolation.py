@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from composer.generate import GenerationError, bars_to_seconds, finish, read_primer
+from composer.generation import GenerationError, bars_to_seconds, finish, read_primer
 from models.checkpoint import CheckpointError, default_dir, load_checkpoint
 
 
