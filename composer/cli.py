@@ -212,9 +212,10 @@ def train(
     """Train a model on a corpus; writes a checkpoint, metrics.json and loss.png to --out."""
     from composer.progress import RichProgress
     from training.tasks import make_task
-    from training.trainer import TrainConfig
+    from training.trainer import TrainConfig, strategy_for_environment
     from training.trainer import train as run_training
 
+    strategy_for_environment()  # before any data is read: multi-worker runs require it
     task = make_task(model)
     config = TrainConfig(steps=steps, batch=batch, seq_len=seq_len, learning_rate=learning_rate,
                          seed=seed, checkpoint_every=min(checkpoint_every, steps),

@@ -228,3 +228,27 @@ def test_python_api(trained, chorales):
     assert phrase.tempos[0].qpm == 120.0
     with pytest.raises(ValueError, match="unknown model"):
         composer.generate("nope")
+
+
+def test_tf_config_trains_under_multi_worker_strategy(small_corpus, tmp_path):
+    """A one-worker cluster on loopback: the TF_CONFIG path a multi-machine run takes."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "TF_CONFIG": json.dumps({
+        "cluster": {"worker": [f"127.0.0.1:{port}"]}, "task": {"type": "worker", "index": 0}})}
+    out = tmp_path / "mw"
+    result = subprocess.run(
+        [sys.executable, "-m", "composer", "train", "--model", "lstm", "--corpus",
+         str(small_corpus), "--out", str(out), "--steps", "4", "--checkpoint-every", "2",
+         "--batch", "8", "--seq-len", "32"], capture_output=True, text=True, cwd=f.ROOT,
+        env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["strategy"] == "MultiWorkerMirroredStrategy" and metrics["replicas"] == 1
+    assert (out / "weights.npz").exists()

@@ -13,6 +13,7 @@ resume, TensorBoard logs, history.csv), which git ignores.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -51,8 +52,13 @@ class Task(Protocol):
     def export(self, model, out: Path, config: TrainConfig, summary: dict) -> None: ...
 
 
+@functools.lru_cache(maxsize=1)
 def strategy_for_environment():
-    """MultiWorkerMirrored under TF_CONFIG, Mirrored with several GPUs, else the default."""
+    """MultiWorkerMirrored under TF_CONFIG, Mirrored with several GPUs, else the default.
+
+    Made once per process and before anything else touches TensorFlow: a multi-worker strategy
+    must configure collective ops at start-up (call this before reading any data).
+    """
     import tensorflow as tf
 
     if os.environ.get("TF_CONFIG"):
@@ -78,11 +84,11 @@ def train(task: Task, corpus: Path, out: Path, config: TrainConfig, *, resume: b
         raise TrainingError(f"{corpus}: not a corpus folder (no manifest.csv); "
                             "build one with `composer corpus build`")
     state.mkdir(parents=True, exist_ok=True)
+    strategy = strategy_for_environment()
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
 
     task.prepare(Path(corpus), config, progress)
-    strategy = strategy_for_environment()
     with strategy.scope():
         model = task.build(config)
     epochs = max(1, config.steps // config.checkpoint_every)
@@ -117,6 +123,8 @@ def train(task: Task, corpus: Path, out: Path, config: TrainConfig, *, resume: b
         "steps": len(rows) * config.checkpoint_every,
         "best_step": (int(best["epoch"]) + 1) * config.checkpoint_every if best else 0,
         "monitor": task.monitor,
+        "strategy": _strategy_name(strategy),
+        "replicas": strategy.num_replicas_in_sync,
         "wall_seconds_this_run": round(seconds, 1),
         "examples_per_second": round(
             len(next(iter(history.history.values()), [])) * config.checkpoint_every
@@ -135,6 +143,16 @@ def train(task: Task, corpus: Path, out: Path, config: TrainConfig, *, resume: b
 
         shutil.rmtree(backup)
     return summary
+
+
+def _strategy_name(strategy) -> str:
+    """The public tf.distribute name (MultiWorkerMirrored is CollectiveAllReduce inside)."""
+    import tensorflow as tf
+
+    for name in ("MultiWorkerMirroredStrategy", "MirroredStrategy"):
+        if isinstance(strategy, getattr(tf.distribute, name)):
+            return name
+    return "default"
 
 
 def _read_history(path: Path) -> list[dict]:
