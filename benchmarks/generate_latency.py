@@ -43,7 +43,7 @@ def phrase_function(model: str):
 
     if model == "lstm":
         g = gen.LstmGenerator(default_dir("lstm"), seed=0)
-        return lambda: g.phrase(gen.bars_to_seconds(8))
+        return lambda: g.bars(8)
     if model == "vae-2bar":
         g = gen.VaeGenerator(default_dir("vae-2bar"), seed=0)
         return lambda: g.phrase(8)

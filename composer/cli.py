@@ -307,7 +307,8 @@ def generate(
     model: Annotated[str, typer.Option(
         "--model", help="lstm, vae-2bar, vae-16bar, gan or hybrid")] = "lstm",
     bars: Annotated[int, typer.Option(help="Length in 4/4 bars")] = 8,
-    qpm: Annotated[float, typer.Option("--qpm", help="Tempo, quarter notes per minute")] = 120.0,
+    qpm: Annotated[float | None, typer.Option(
+        "--qpm", help="Tempo in quarter notes per minute (default: the primer's, else 120)")] = None,
     temperature: Annotated[float, typer.Option(
         help="Sampling temperature for lstm and vae (0: greedy)")] = 1.0,
     top_k: Annotated[int, typer.Option("--top-k", help="Sample among the k likeliest (0: all)")] = 0,
@@ -317,6 +318,8 @@ def generate(
         help="Checkpoint folder (default: the shipped models/<model>)")] = None,
     wav: Annotated[Path | None, typer.Option("--wav", help="Also render to this WAV file")] = None,
     soundfont: Annotated[str | None, typer.Option("--soundfont", help="Soundfont for --wav")] = None,
+    quantize: Annotated[bool, typer.Option(
+        "--quantize/--no-quantize", help="lstm: snap notes to the sixteenth grid")] = True,
 ) -> None:
     """Generate new music from a trained model; exactly --bars bars at --qpm."""
     import time
@@ -325,9 +328,9 @@ def generate(
 
     started = time.perf_counter()
     sequence = gen.generate(model, bars=bars, qpm=qpm, temperature=temperature, top_k=top_k,
-                            seed=seed, primer=primer, checkpoint=checkpoint)
+                            seed=seed, primer=primer, checkpoint=checkpoint, quantize=quantize)
     gen.write_midi(sequence, output)
-    message = (f"{output}: {bars} bars at {qpm:g} qpm, {len(sequence.notes)} notes "
+    message = (f"{output}: {bars} bars at {sequence.tempos[0].qpm:g} qpm, {len(sequence.notes)} notes "
                f"in {time.perf_counter() - started:.2f} s")
     if wav is not None:
         gen.write_wav(sequence, wav, soundfont)

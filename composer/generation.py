@@ -50,33 +50,57 @@ class LstmGenerator:
         self.shift = 0
         self.logits = None
         self.event_seconds = self.encoding.event_seconds()
+        # The tempo the model's sense of time was learned at (performance events are in
+        # seconds): other tempos are made by scaling time, so bars stay exact.
+        self.native_qpm = float(self.info.get("native_qpm", 120.0))
+        self.kinds = self.encoding.kinds()
+        self.fresh = True  # nothing played yet: the first phrase starts on the first note
         self._feed(np.array([self.encoding.velocity_id(80)]))  # music starts with a velocity
 
     def _feed(self, ids: np.ndarray) -> None:
         for i in ids.tolist():
             self.logits = self.runtime.step(np.array([i]), self.state)
 
-    def prime(self, sequence, shift: int = 0) -> None:
-        """Condition on a NoteSequence already moved by `shift` into the model's key."""
+    def prime(self, sequence, shift: int = 0, qpm: float | None = None) -> None:
+        """Condition on a NoteSequence already moved by `shift` into the model's key; a primer
+        at `qpm` is first scaled to the model's own tempo."""
+        if qpm:
+            sequence = _scale_time(sequence, qpm / self.native_qpm)
         ids = self.encoding.encode(sequence)
         if len(ids) == 0:
             raise GenerationError("the primer has no pitched notes")
         self.shift = shift
+        self.fresh = False  # continue the primer's own time grid
         self._feed(ids[-PRIMER_EVENTS:])
 
     def events(self, seconds: float) -> np.ndarray:
-        """Sample events until they cover `seconds`."""
+        """Sample events until they cover `seconds`.
+
+        The model was trained on windows from anywhere in a piece, so on a fresh start it may
+        first "finish" notes or rests it imagines. Those events still condition it but are not
+        played: time starts at its first note, which puts the phrase on the bar grid.
+        """
         out: list[int] = []
         covered = 0.0
+        velocity = None
         while covered < seconds - 1e-9:
             i = int(_sample(self.logits, self.rng, self.temperature, self.top_k)[0])
+            self.logits = self.runtime.step(np.array([i]), self.state)
+            if self.fresh:
+                if self.kinds[i] == "vel":
+                    velocity = i
+                if self.kinds[i] != "on":
+                    continue
+                self.fresh = False
+                if velocity is not None:
+                    out.append(velocity)
             out.append(i)
             covered += self.event_seconds[i]
-            self.logits = self.runtime.step(np.array([i]), self.state)
         return np.array(out, dtype=np.int32)
 
     def phrase(self, seconds: float):
-        """The next `seconds` of music as a NoteSequence starting at 0 (in the primer's key)."""
+        """The next `seconds` of music (at the model's own tempo) as a NoteSequence from 0,
+        in the primer's key."""
         from note_seq import sequences_lib
 
         from training.transposer import transpose_notesequence
@@ -85,6 +109,17 @@ class LstmGenerator:
         sequence = sequences_lib.trim_note_sequence(sequence, 0.0, seconds)
         sequence.total_time = seconds
         return transpose_notesequence(sequence, -self.shift) if self.shift else sequence
+
+    def bars(self, bars: int, qpm: float = 120.0, quantize: bool = True):
+        """The next `bars` 4/4 bars at `qpm`: made at the model's tempo, then time-scaled.
+
+        `quantize` snaps notes to the sixteenth-note grid, so they sit on the bars a DAW
+        shows; without it the model's own (10 ms) timing is kept."""
+        length = bars_to_seconds(bars, self.native_qpm)
+        sequence = self.phrase(length)
+        if quantize:
+            sequence = _quantize(sequence, 60.0 / self.native_qpm / 4, length)
+        return _scale_time(sequence, self.native_qpm / qpm)
 
 
 @dataclass
@@ -202,8 +237,41 @@ def bars_to_seconds(bars: int, qpm: float = 120.0, beats_per_bar: int = 4) -> fl
     return bars * beats_per_bar * 60.0 / qpm
 
 
+def _quantize(sequence, step: float, length: float):
+    """Notes snapped to a grid of `step` seconds (at least one step long, inside `length`)."""
+    out = type(sequence)()
+    out.CopyFrom(sequence)
+    del out.notes[:]
+    seen = set()
+    for note in sequence.notes:
+        start = round(note.start_time / step) * step
+        end = max(round(note.end_time / step) * step, start + step)
+        if start >= length - 1e-9 or (note.pitch, start) in seen:
+            continue  # snapped past the end, or onto a twin
+        seen.add((note.pitch, start))
+        new = out.notes.add()
+        new.CopyFrom(note)
+        new.start_time, new.end_time = start, min(end, length)
+    return out
+
+
+def _scale_time(sequence, factor: float):
+    """A copy with every time multiplied by `factor` (tempo change without resampling)."""
+    out = type(sequence)()
+    out.CopyFrom(sequence)
+    if factor != 1.0:
+        for note in out.notes:
+            note.start_time *= factor
+            note.end_time *= factor
+        for event in (*out.control_changes, *out.pitch_bends, *out.tempos,
+                      *out.time_signatures, *out.key_signatures):
+            event.time *= factor
+        out.total_time *= factor
+    return out
+
+
 def read_primer(path: str | os.PathLike):
-    """A MIDI file as a NoteSequence moved to the models' key, and the shift used."""
+    """A MIDI file as a NoteSequence moved to the models' key, the shift used and its tempo."""
     from training.score import to_notesequence
     from training.transposer import plan_transposition
     from training.validate import BadMidi, Limits, parse_midi
@@ -217,20 +285,26 @@ def read_primer(path: str | os.PathLike):
         raise GenerationError(f"{path}: {exc.strerror or exc}") from None
     if score.is_drum.all():
         raise GenerationError(f"{path}: only drums, no pitched notes")
+    from training.validate import main_tempo
+
     shift = plan_transposition(score).shift
-    return to_notesequence(score, shift), shift
+    return to_notesequence(score, shift), shift, main_tempo(score)
 
 
-def generate(model: str = "lstm", *, bars: int = 8, qpm: float = 120.0,
+def generate(model: str = "lstm", *, bars: int = 8, qpm: float | None = None,
              temperature: float = 1.0, top_k: int = 0, seed: int | None = None,
              primer: str | os.PathLike | None = None, checkpoint: str | os.PathLike | None = None,
-             program: int = 0):
-    """`bars` bars of 4/4 at `qpm` from `model`, as a NoteSequence with tempo and meter set."""
+             program: int = 0, quantize: bool = True):
+    """`bars` bars of 4/4 at `qpm` from `model`, as a NoteSequence with tempo and meter set.
+
+    `qpm` defaults to the primer's tempo when there is a primer, else 120."""
     if model not in MODELS:
         raise GenerationError(f"unknown model {model!r}; available: {', '.join(MODELS)}")
     if bars < 1:
         raise GenerationError("--bars must be at least 1")
     folder = Path(checkpoint) if checkpoint else default_dir(model)
+    if primer is None or model != "lstm":
+        qpm = qpm or 120.0
     if primer is not None and model != "lstm":
         raise GenerationError("--primer continues a piece with the lstm; "
                               "for a VAE use `composer interpolate`")
@@ -248,9 +322,11 @@ def generate(model: str = "lstm", *, bars: int = 8, qpm: float = 120.0,
         return finish(generator.phrase(bars, qpm), qpm, program)
     generator = LstmGenerator(folder, seed=seed, temperature=temperature, top_k=top_k)
     if primer is not None:
-        generator.prime(*read_primer(primer))
-    sequence = generator.phrase(bars_to_seconds(bars, qpm))
-    return finish(sequence, qpm, program)
+        sequence, shift, primer_qpm = read_primer(primer)
+        generator.prime(sequence, shift, primer_qpm)
+        qpm = qpm or primer_qpm
+    qpm = qpm or 120.0
+    return finish(generator.bars(bars, qpm, quantize), qpm, program)
 
 
 def finish(sequence, qpm: float, program: int | None = 0):

@@ -27,7 +27,7 @@ class Interpolation:
 def lead_melody(path: str | os.PathLike, encoding) -> np.ndarray:
     from models.vae.encoding import NoMelody
 
-    sequence, _ = read_primer(path)
+    sequence, _, _ = read_primer(path)
     try:
         return encoding.lead(sequence)
     except NoMelody as exc:

@@ -78,3 +78,40 @@ def test_lstm_continues_a_primer_in_its_key(chorales, tmp_path):
         assert abs((got - want + 6) % 12 - 6) <= 1, (want, got)
         exact += got == want
     assert exact >= 2
+
+
+def _grid_share(pm: pretty_midi.PrettyMIDI, qpm: float) -> float:
+    sixteenth = 60.0 / qpm / 4
+    onsets = np.array([n.start for i in pm.instruments for n in i.notes])
+    off = np.abs(onsets / sixteenth - np.round(onsets / sixteenth)) * sixteenth
+    return float((off < 0.015).mean())
+
+
+@pytest.mark.parametrize("qpm", [96.0, 140.0])
+def test_lstm_is_tempo_exact_at_any_qpm(qpm, tmp_path):
+    """The model's timing was learned at 120 qpm; other tempos scale time, so notes stay on
+    the sixteenth-note grid of the asked tempo and the bars are exact."""
+    out = tmp_path / "t.mid"
+    f.run_cli("generate", "--bars", "8", "--qpm", qpm, "--seed", "3", "-o", out, check=True)
+    pm = pretty_midi.PrettyMIDI(str(out))
+    assert pm.get_tempo_changes()[1][0] == pytest.approx(qpm, rel=1e-5)  # integer µs/beat
+    assert max(n.end for i in pm.instruments for n in i.notes) <= 8 * 4 * 60 / qpm + 1e-3
+    assert _grid_share(pm, qpm) > 0.9
+
+
+def test_continuation_keeps_the_primer_tempo(chorales, tmp_path):
+    import mido
+
+    primer = tmp_path / "slow.mid"
+    midi = mido.MidiFile(str(chorales[0]))
+    for track in midi.tracks:
+        for i, msg in enumerate(track):
+            if msg.type == "set_tempo":
+                track[i] = msg.copy(tempo=mido.bpm2tempo(90))
+    midi.save(str(primer))
+    out = tmp_path / "cont.mid"
+    f.run_cli("generate", "--primer", primer, "--bars", "4", "--seed", "1", "-o", out,
+              check=True)
+    pm = pretty_midi.PrettyMIDI(str(out))
+    assert pm.get_tempo_changes()[1][0] == pytest.approx(90.0, rel=1e-5)
+    assert _grid_share(pm, 90.0) > 0.9

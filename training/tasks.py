@@ -69,6 +69,7 @@ class LstmTask:
 
         info = {
             "model": self.name,
+            "native_qpm": _median_tempo(self.corpus),
             "encoding": self.encoding.to_dict(),
             "network": self.network.to_dict(),
             "training": {
@@ -84,6 +85,16 @@ class LstmTask:
             },
         }
         save_checkpoint(out, info, weights_of(model))
+
+
+def _median_tempo(corpus: Path) -> float:
+    """Median tempo of the training pieces: the tempo a performance model's timing belongs to."""
+    import statistics
+
+    from training.corpus import read_manifest
+
+    tempi = [float(r["tempo"]) for r in read_manifest(corpus) if r["split"] == "train"]
+    return statistics.median(tempi) if tempi else 120.0
 
 
 def _command_line() -> str:

@@ -75,6 +75,10 @@ class PerformanceEncoding:
         """How much time the events cover (the sum of their time shifts)."""
         return float(self.event_seconds()[np.asarray(ids, dtype=np.int64)].sum())
 
+    def kinds(self) -> np.ndarray:
+        """For every id, its event type name: 'on', 'off', 'shift' or 'vel'."""
+        return np.array([self.describe(i).split(":")[0] for i in range(self.vocab_size)])
+
     def velocity_id(self, velocity: int) -> int:
         """The VELOCITY event for a MIDI velocity (1..127)."""
         bin_ = performance_lib.velocity_to_bin(velocity, self.velocity_bins)
