@@ -151,12 +151,17 @@ def evaluate_vae(checkpoint: str | os.PathLike, corpus: str | os.PathLike, *,
     seconds = time.perf_counter() - started
     kl = (-np.log(sigma) + 0.5 * (sigma ** 2 + mu ** 2) - 0.5).sum(axis=-1)
 
-    neighbour, ends = [], []
+    def neighbour_distance(path) -> float:
+        hists = np.stack([pitch_class_histogram(m) for m in path])
+        return float(np.abs(np.diff(hists, axis=0)).sum(axis=1).mean())
+
+    neighbour, data_space, ends = [], [], []
     for _ in range(pairs):
         a, b = windows[rng.choice(len(windows), 2, replace=False)]
-        path = interpolate(runtime, a, b, steps)
-        hists = np.stack([pitch_class_histogram(m) for m in path])
-        neighbour.append(np.abs(np.diff(hists, axis=0)).sum(axis=1).mean())
+        neighbour.append(neighbour_distance(interpolate(runtime, a, b, steps)))
+        # The data-space reference: step k plays the start of a and the rest of b.
+        cuts = np.round(np.linspace(encoding.steps, 0, steps)).astype(int)
+        data_space.append(neighbour_distance([np.concatenate([a[:c], b[c:]]) for c in cuts]))
         ends.append(np.abs(pitch_class_histogram(a) - pitch_class_histogram(b)).sum())
     return {
         "model": info["model"],
@@ -169,6 +174,7 @@ def evaluate_vae(checkpoint: str | os.PathLike, corpus: str | os.PathLike, *,
             "sampled_accuracy": float((sampled == windows).mean()),
             "kl_nats": float(kl.mean()),
             "interpolation_neighbour_pc_distance": float(np.mean(neighbour)),
+            "data_space_neighbour_pc_distance": float(np.mean(data_space)),
             "endpoint_pc_distance": float(np.mean(ends)),
             "windows_per_second": len(windows) / seconds,
         },
