@@ -64,8 +64,8 @@ def main() -> None:
         for model in MODELS:
             command = [sys.executable, "-m", "composer", "generate", "--model", model,
                        "--bars", "8", "--seed", "0", "-o", f"{tmp}/x.mid"]
-            cli = timed(lambda: subprocess.run(command, check=True, capture_output=True,
-                                               cwd=ROOT), args.runs)
+            cli = timed(lambda command=command: subprocess.run(
+                command, check=True, capture_output=True, cwd=ROOT), args.runs)
             fn = phrase_function(model)
             fn()  # warm: first-call allocations
             warm = timed(fn, args.runs * 2)

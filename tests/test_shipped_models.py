@@ -7,13 +7,11 @@ notes in every phrase, in the common key's scale more often than not.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
+import factories as f
 import numpy as np
 import pretty_midi
 import pytest
-
-import factories as f
 
 MODELS_DIR = f.ROOT / "models"
 SHIPPED = ("lstm", "vae-2bar", "gan")

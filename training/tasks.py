@@ -10,7 +10,6 @@ import platform
 import time
 from pathlib import Path
 
-
 from training.datasets import EncodedSplit, encode_split, example_dataset, lm_dataset
 from training.trainer import TrainConfig, TrainingError
 
