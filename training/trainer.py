@@ -98,6 +98,8 @@ def train(task: Task, corpus: Path, out: Path, config: TrainConfig, *, resume: b
         keras.callbacks.CSVLogger(str(state / "history.csv"), append=resume),
     ]
     if task.monitor:  # a GAN has no validation number that says "best": it trains to the end
+        # Restores the best epoch's weights at the end, stopped early or not. After --resume
+        # it only knows the epochs since the restart (Keras does not back up its state).
         callbacks.insert(1, keras.callbacks.EarlyStopping(
             monitor=task.monitor, mode="min", patience=config.patience,
             restore_best_weights=True))
