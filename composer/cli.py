@@ -208,6 +208,9 @@ def train(
         help="Checkpoints without a better valid loss before stopping early")] = 6,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run")] = False,
     workers: Annotated[int | None, typer.Option(help="Processes for encoding the corpus")] = None,
+    layout: Annotated[str | None, typer.Option(
+        help="gan tracks: satb (four chorale voices, default) or lakh5 "
+             "(drums, piano, guitar, bass, strings)")] = None,
 ) -> None:
     """Train a model on a corpus; writes a checkpoint, metrics.json and loss.png to --out."""
     from composer.progress import RichProgress
@@ -216,7 +219,7 @@ def train(
     from training.trainer import train as run_training
 
     strategy_for_environment()  # before any data is read: multi-worker runs require it
-    task = make_task(model)
+    task = make_task(model, layout)
     config = TrainConfig(steps=steps, batch=batch, seq_len=seq_len, learning_rate=learning_rate,
                          seed=seed, checkpoint_every=min(checkpoint_every, steps),
                          patience=patience, workers=workers)

@@ -99,3 +99,33 @@ def test_eval_gan_compares_with_the_training_data(tiny_gan, small_corpus):
     assert len(report["statistics"]) == 5 * 4
     row = report["statistics"]["empty_bar_rate/soprano"]
     assert 0 <= row["generated"] <= 1 and 0 <= row["training_data"] <= 1
+
+
+def test_lakh5_layout_sorts_instruments_by_family(tmp_path):
+    """Lakh's five tracks by General MIDI family; other instruments fold into strings."""
+    pm = pretty_midi.PrettyMIDI(initial_tempo=120)
+    parts = {0: 60, 26: 64, 33: 40, 48: 67, 73: 72}  # piano, guitar, bass, strings, flute
+    for program, pitch in parts.items():
+        inst = pretty_midi.Instrument(program=program)
+        inst.notes = [pretty_midi.Note(90, pitch + (i % 3), i * 0.5, i * 0.5 + 0.4)
+                      for i in range(32)]
+        pm.instruments.append(inst)
+    kit = pretty_midi.Instrument(program=0, is_drum=True)
+    kit.notes = [pretty_midi.Note(100, 36, i * 0.5, i * 0.5 + 0.1) for i in range(32)]
+    pm.instruments.append(kit)
+    path = tmp_path / "band.mid"
+    pm.write(str(path))
+
+    encoding = PianorollEncoding(layout="lakh5")
+    phrases = encoding.phrases(to_notesequence(read_score(path.read_bytes())))
+    assert phrases.shape[1:] == (64, 84, 5) and len(phrases) >= 1
+    lowest = [np.nonzero(phrases[0][..., k])[1].min() + encoding.min_pitch for k in range(5)]
+    assert lowest == [36, 60, 64, 40, 67]  # drums, piano, guitar, bass, strings (+ flute)
+    back = encoding.decode(phrases[0])
+    assert {n.is_drum for n in back.notes if n.instrument == 0} == {True}
+
+
+def test_train_refuses_an_unknown_layout(small_corpus, tmp_path):
+    result = f.run_cli("train", "--model", "gan", "--layout", "sextet", "--corpus", small_corpus,
+                       "--out", tmp_path / "x")
+    assert result.returncode == 1 and "unknown layout" in result.stderr

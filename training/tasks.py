@@ -255,7 +255,16 @@ TASKS = {"lstm": LstmTask, "vae-2bar": VaeTask, "gan": GanTask,
          "vae-16bar": lambda: VaeTask("vae-16bar", bars=16)}
 
 
-def make_task(name: str):
+def make_task(name: str, layout: str | None = None):
+    """The task for a model name; `layout` picks the GAN's tracks (satb or lakh5)."""
+    if layout is not None and name != "gan":
+        raise TrainingError("--layout applies to the gan only")
+    if layout is not None:
+        from models.gan.encoding import LAYOUTS
+
+        if layout not in LAYOUTS:
+            raise TrainingError(f"unknown layout {layout!r}; choose from {', '.join(LAYOUTS)}")
+        return GanTask(layout=layout)
     if name not in TASKS:
         raise TrainingError(f"unknown model {name!r}; choose from {', '.join(sorted(TASKS))} "
                             "(hybrid is made from gan and vae-2bar, not trained itself)")
