@@ -277,13 +277,15 @@ def evaluate(
     if kind == "gan":
         table = Table(title=f"{checkpoint}: {report['generated_phrases']} generated phrases against "
                             f"{report['training_phrases']:,} training phrases")
-        for column in ("statistic / track", "generated", "training data", "difference"):
+        for column in ("statistic / track", "generated", "training data", "difference", "close"):
             table.add_column(column, justify="left" if column.startswith("stat") else "right")
         for name, row in report["statistics"].items():
             table.add_row(name, f"{row['generated']:.3f}", f"{row['training_data']:.3f}",
-                          f"{100 * row['relative_difference']:.0f} %")
+                          f"{100 * row['relative_difference']:.0f} %",
+                          "yes" if row["close"] else "no")
         out.print(table)
-        out.print(f"within 10 %: {report['within_10_percent']} of {len(report['statistics'])}")
+        out.print(f"close ({report['closeness']}): {report['within_10_percent']} of "
+                  f"{len(report['statistics'])}")
         return
     if kind != "lstm":
         table = Table(title=f"{checkpoint} on {corpus} test split: {report['windows']:,} windows")

@@ -190,7 +190,7 @@ class GanGenerator:
         self.rng = np.random.default_rng(self.seed)
 
     def rolls(self, n: int) -> np.ndarray:
-        return self.runtime.sample(n, self.rng, self.threshold)
+        return self.runtime.sample(n, self.rng, self.encoding, self.threshold)
 
     def phrase(self, bars: int, qpm: float = 120.0):
         per = self.encoding.bars

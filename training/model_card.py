@@ -46,12 +46,12 @@ def render(folder: Path) -> str:
         lines += ["## Generated phrases against the training data (MuseGAN statistics)", "",
                   f"{report['generated_phrases']} generated phrases, "
                   f"{report['training_phrases']:,} training phrases (`composer eval`); "
-                  f"{report['within_10_percent']} of {len(report['statistics'])} statistics within "
-                  "10 %.", "",
-                  "| statistic / track | generated | training data | difference |",
-                  "|---|---:|---:|---:|"]
+                  f"{report['within_10_percent']} of {len(report['statistics'])} statistics close "
+                  f"({report.get('closeness', 'within 10 %')}).", "",
+                  "| statistic / track | generated | training data | difference | close |",
+                  "|---|---:|---:|---:|:-:|"]
         lines += [f"| {k} | {v['generated']:.3f} | {v['training_data']:.3f} | "
-                  f"{100 * v['relative_difference']:.0f} % |"
+                  f"{100 * v['relative_difference']:.0f} % | {'yes' if v.get('close') else 'no'} |"
                   for k, v in report["statistics"].items()]
         lines.append("")
     elif report and report.get("model") != "lstm":

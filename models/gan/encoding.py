@@ -23,9 +23,10 @@ with warnings.catch_warnings():
 
 LAYOUTS = {
     "satb": {"names": ("soprano", "alto", "tenor", "bass"), "min_pitch": 36, "pitches": 48,
-             "programs": (52, 52, 52, 52)},  # Choir Aahs
+             "programs": (52, 52, 52, 52),  # Choir Aahs
+             "monophonic": True},  # a voice sings one note at a time
     "lakh5": {"names": ("drums", "piano", "guitar", "bass", "strings"), "min_pitch": 24,
-              "pitches": 84, "programs": (0, 0, 24, 32, 48)},
+              "pitches": 84, "programs": (0, 0, 24, 32, 48), "monophonic": False},
 }
 
 
@@ -50,6 +51,21 @@ class PianorollEncoding:
     @property
     def min_pitch(self) -> int:
         return LAYOUTS[self.layout]["min_pitch"]
+
+    @property
+    def monophonic(self) -> bool:
+        return LAYOUTS[self.layout]["monophonic"]
+
+    def binarize(self, probabilities: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+        """Generator output [..., time, pitch, track] to notes: MuseGAN's hard threshold, and
+        for monophonic layouts only the likeliest pitch of each voice at each step."""
+        if not self.monophonic:
+            return probabilities > threshold
+        best = probabilities.argmax(axis=-2)  # [..., time, track]
+        top = np.take_along_axis(probabilities, best[..., None, :], axis=-2)
+        out = np.zeros(probabilities.shape, dtype=bool)
+        np.put_along_axis(out, best[..., None, :], top > threshold, axis=-2)
+        return out
 
     @property
     def steps(self) -> int:

@@ -45,7 +45,8 @@ class GanRuntime:
             out.append(self.interpreter.get_tensor(self.output["index"])[0].copy())
         return np.stack(out)
 
-    def sample(self, n: int, rng: np.random.Generator, threshold: float = 0.5) -> np.ndarray:
-        """n new phrases as binary rolls (MuseGAN's hard thresholding)."""
+    def sample(self, n: int, rng: np.random.Generator, encoding, threshold: float = 0.5
+               ) -> np.ndarray:
+        """n new phrases as binary rolls, binarized as the encoding's layout asks."""
         z = rng.standard_normal((n, self.z_size)).astype(np.float32)
-        return self.probabilities(z) > threshold
+        return encoding.binarize(self.probabilities(z), threshold)
