@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-MODELS = ("lstm", "vae-2bar", "gan", "hybrid")
+MODELS = ("lstm", "vae-2bar", "vae-16bar", "gan", "hybrid")
 
 
 def timed(fn, runs: int) -> list[float]:
@@ -44,8 +44,8 @@ def phrase_function(model: str):
     if model == "lstm":
         g = gen.LstmGenerator(default_dir("lstm"), seed=0)
         return lambda: g.bars(8)
-    if model == "vae-2bar":
-        g = gen.VaeGenerator(default_dir("vae-2bar"), seed=0)
+    if model.startswith("vae"):
+        g = gen.VaeGenerator(default_dir(model), seed=0)
         return lambda: g.phrase(8)
     if model == "gan":
         g = gen.GanGenerator(default_dir("gan"), seed=0)

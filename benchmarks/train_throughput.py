@@ -25,6 +25,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 SETTINGS = {
     "lstm": {"batch": 32, "seq_len": 256, "unit": "windows of 256 events"},
     "vae-2bar": {"batch": 64, "seq_len": 256, "unit": "2-bar melodies"},
+    "vae-16bar": {"batch": 32, "seq_len": 256, "unit": "16-bar melodies"},
     "gan": {"batch": 32, "seq_len": 256, "unit": "4-bar phrases"},
 }
 
