@@ -211,6 +211,8 @@ def train(
     layout: Annotated[str | None, typer.Option(
         help="gan tracks: satb (four chorale voices, default) or lakh5 "
              "(drums, piano, guitar, bass, strings)")] = None,
+    weights_dtype: Annotated[str, typer.Option(
+        "--weights-dtype", help="float32, or float16 to halve the checkpoint file")] = "float32",
 ) -> None:
     """Train a model on a corpus; writes a checkpoint, metrics.json and loss.png to --out."""
     from composer.progress import RichProgress
@@ -218,11 +220,13 @@ def train(
     from training.trainer import TrainConfig, strategy_for_environment
     from training.trainer import train as run_training
 
+    if weights_dtype not in ("float32", "float16"):
+        raise ValueError(f"--weights-dtype {weights_dtype!r}: use float32 or float16")
     strategy_for_environment()  # before any data is read: multi-worker runs require it
     task = make_task(model, layout)
     config = TrainConfig(steps=steps, batch=batch, seq_len=seq_len, learning_rate=learning_rate,
                          seed=seed, checkpoint_every=min(checkpoint_every, steps),
-                         patience=patience, workers=workers)
+                         patience=patience, workers=workers, weights_dtype=weights_dtype)
     try:
         with RichProgress(err) as progress:
             task.prepare(corpus, config, progress)  # encodes (or loads) the data with a bar

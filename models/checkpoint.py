@@ -24,10 +24,17 @@ def default_dir(name: str) -> Path:
     return PACKAGE_DIR / name
 
 
-def save_checkpoint(folder: str | os.PathLike, info: dict, weights: dict[str, np.ndarray]) -> None:
-    """Write weights.npz then model.json, each atomically (model.json last: its presence means done)."""
+def save_checkpoint(folder: str | os.PathLike, info: dict, weights: dict[str, np.ndarray],
+                    dtype: str = "float32") -> None:
+    """Write weights.npz then model.json, each atomically (model.json last: its presence means done).
+
+    `dtype` "float16" halves the file (to ship more models in less space); the runtimes compute
+    in float32 whatever the file holds, and model.json records what was stored."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    if dtype != "float32":
+        weights = {k: v.astype(dtype) if v.dtype.kind == "f" else v for k, v in weights.items()}
+    info = {**info, "weights_dtype": dtype}
     buffer = io.BytesIO()
     np.savez(buffer, **weights)
     _atomic(folder / "weights.npz", buffer.getvalue())
@@ -53,3 +60,9 @@ def _atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.write_bytes(data)
     os.replace(tmp, path)
+
+
+def store_as(folder: str | os.PathLike, dtype: str) -> None:
+    """Rewrite a finished checkpoint's weights in `dtype` (what --weights-dtype does at export)."""
+    info, weights = load_checkpoint(folder)
+    save_checkpoint(folder, info, weights, dtype)

@@ -169,9 +169,13 @@ def long_corpus(tmp_path_factory, chorales, folk_tunes):
 def test_vae_16bar_trains_generates_and_interpolates(long_corpus, chorales, folk_tunes, tmp_path):
     out = tmp_path / "vae16"
     f.run_cli("train", "--model", "vae-16bar", "--corpus", long_corpus, "--out", out,
-              "--steps", "6", "--checkpoint-every", "3", "--batch", "8", check=True)
+              "--steps", "6", "--checkpoint-every", "3", "--batch", "8",
+              "--weights-dtype", "float16", check=True)
     info = json.loads((out / "model.json").read_text())
     assert info["network"]["segments"] == 16 and info["network"]["steps"] == 256
+    assert info["weights_dtype"] == "float16"
+    with np.load(out / "weights.npz") as weights:
+        assert {weights[k].dtype for k in weights.files} == {np.dtype("float16")}
     melody = tmp_path / "m.mid"
     f.run_cli("generate", "--model", "vae-16bar", "--checkpoint", out, "--bars", "16",
               "--temperature", "1.0", "--seed", "2", "-o", melody, check=True)

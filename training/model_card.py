@@ -29,6 +29,9 @@ def render(folder: Path) -> str:
               + "; validation on its valid split, test figures on its test split.",
               f"- Network: {json.dumps(info.get('network', {}))}",
               f"- Encoding: {json.dumps(info.get('encoding', {}))}",
+              f"- Weights stored as {info.get('weights_dtype', 'float32')} in weights.npz"
+              + (" (the runtimes compute in float32; test figures below are from the stored "
+                 "weights)" if info.get("weights_dtype") == "float16" else "") + ".",
               f"- Steps: {training.get('steps')} of batch {config.get('batch')}"
               + (f" x {config.get('seq_len')} events" if info.get("model") == "lstm" else "")
               + f"; best {metrics.get('monitor', 'val_loss')} at step "

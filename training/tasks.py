@@ -83,7 +83,7 @@ class LstmTask:
                 "machine": f"{platform.machine()}, {_cores()} cores",
             },
         }
-        save_checkpoint(out, info, weights_of(model))
+        save_checkpoint(out, info, weights_of(model), config.weights_dtype)
 
 
 def _median_tempo(corpus: Path) -> float:
@@ -171,7 +171,7 @@ class VaeTask:
             "training": _training_info(self.corpus, len(self.windows["train"]), "windows",
                                        summary),
         }
-        save_checkpoint(out, info, weights_of(model))
+        save_checkpoint(out, info, weights_of(model), config.weights_dtype)
 
 
 def _training_info(corpus, examples: int, unit: str, summary: dict) -> dict:
@@ -248,7 +248,7 @@ class GanTask:
         from training.fileio import atomic_write_bytes
 
         atomic_write_bytes(out / "generator.tflite", to_litert(model.generator))
-        save_checkpoint(out, info, weights_of(model))
+        save_checkpoint(out, info, weights_of(model), config.weights_dtype)
 
 
 TASKS = {"lstm": LstmTask, "vae-2bar": VaeTask, "gan": GanTask,

@@ -39,6 +39,7 @@ class TrainConfig:
     patience: int = 6  # checkpoints without a better valid loss before stopping
     valid_batches: int = 32
     workers: int | None = None  # processes for encoding the corpus
+    weights_dtype: str = "float32"  # how the exported weights.npz stores them
 
 
 class Task(Protocol):
