@@ -213,6 +213,9 @@ def train(
              "(drums, piano, guitar, bass, strings)")] = None,
     weights_dtype: Annotated[str, typer.Option(
         "--weights-dtype", help="float32, or float16 to halve the checkpoint file")] = "float32",
+    init_from: Annotated[Path | None, typer.Option(
+        "--init-from", help="Start from this checkpoint's weights (continue or fine-tune it)")
+    ] = None,
 ) -> None:
     """Train a model on a corpus; writes a checkpoint, metrics.json and loss.png to --out."""
     from composer.progress import RichProgress
@@ -230,7 +233,12 @@ def train(
     try:
         with RichProgress(err) as progress:
             task.prepare(corpus, config, progress)  # encodes (or loads) the data with a bar
-        summary = run_training(task, corpus, output, config, resume=resume)
+        if init_from is not None:
+            from training.tasks import initialize_from
+
+            initialize_from(task, init_from)
+        summary = run_training(task, corpus, output, config, resume=resume,
+                               initialized_from=str(init_from) if init_from else None)
     except KeyboardInterrupt:
         err.print(f"interrupted: rerun with --resume to continue from the last checkpoint in {output}")
         raise typer.Exit(130) from None

@@ -252,3 +252,18 @@ def test_tf_config_trains_under_multi_worker_strategy(small_corpus, tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["strategy"] == "MultiWorkerMirroredStrategy" and metrics["replicas"] == 1
     assert (out / "weights.npz").exists()
+
+
+def test_init_from_starts_at_a_checkpoint(trained, small_corpus, tmp_path):
+    """With a learning rate of 0 the weights must come through unchanged."""
+    out = tmp_path / "continued"
+    f.run_cli("train", "--model", "lstm", "--corpus", small_corpus, "--out", out,
+              "--steps", "2", "--checkpoint-every", "2", "--batch", "8", "--seq-len", "48",
+              "--learning-rate", "0", "--init-from", trained["out"], check=True)
+    with np.load(trained["out"] / "weights.npz") as a, np.load(out / "weights.npz") as b:
+        assert all(np.array_equal(a[k], b[k]) for k in a.files)
+    info = json.loads((out / "model.json").read_text())
+    assert info["training"]["initialized_from"] == str(trained["out"])
+    wrong = f.run_cli("train", "--model", "vae-2bar", "--corpus", small_corpus, "--out",
+                      tmp_path / "x", "--init-from", trained["out"])
+    assert wrong.returncode == 1 and "not vae-2bar" in wrong.stderr

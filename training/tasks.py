@@ -73,6 +73,8 @@ class LstmTask:
             "network": self.network.to_dict(),
             "training": {
                 "command": _command_line(),
+                **({"initialized_from": summary["initialized_from"]}
+                   if summary.get("initialized_from") else {}),
                 "corpus": str(self.corpus),
                 "train_pieces": self.splits["train"].pieces,
                 "train_events": len(self.splits["train"].tokens),
@@ -122,6 +124,7 @@ class VaeTask:
         self.name = name
         self.bars = bars
         self.encoding = MelodyEncoding(bars=bars)
+        self.initial_weights: dict | None = None
         self.windows: dict = {}
         self.corpus: Path | None = None
         self.network = None
@@ -147,9 +150,11 @@ class VaeTask:
     def build(self, config: TrainConfig):
         import keras
 
-        from models.vae.network import build_model
+        from models.vae.network import build_model, load_weights
 
         model = build_model(self.network)
+        if self.initial_weights:
+            load_weights(model, self.initial_weights)
         model.compile(optimizer=keras.optimizers.Adam(config.learning_rate, clipnorm=1.0))
         return model
 
@@ -177,6 +182,8 @@ class VaeTask:
 def _training_info(corpus, examples: int, unit: str, summary: dict) -> dict:
     return {
         "command": _command_line(),
+        **({"initialized_from": summary["initialized_from"]}
+           if summary.get("initialized_from") else {}),
         "corpus": str(corpus),
         f"train_{unit}": examples,
         "config": summary["config"],
@@ -197,6 +204,7 @@ class GanTask:
         from models.gan.encoding import PianorollEncoding
 
         self.encoding = PianorollEncoding(layout=layout)
+        self.initial_weights: dict | None = None
         self.phrases: dict = {}
         self.corpus: Path | None = None
         self.network = None
@@ -218,9 +226,11 @@ class GanTask:
     def build(self, config: TrainConfig):
         import keras
 
-        from models.gan.network import build_model
+        from models.gan.network import build_model, load_weights
 
         model = build_model(self.network)
+        if self.initial_weights:
+            load_weights(model, self.initial_weights)
         model.compile(
             g_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=0.5, beta_2=0.9),
             d_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=0.5, beta_2=0.9))
@@ -269,3 +279,21 @@ def make_task(name: str, layout: str | None = None):
         raise TrainingError(f"unknown model {name!r}; choose from {', '.join(sorted(TASKS))} "
                             "(hybrid is made from gan and vae-2bar, not trained itself)")
     return TASKS[name]()
+
+
+def initialize_from(task, folder: Path) -> dict:
+    """Start `task` from a finished checkpoint's weights (to continue it, or fine-tune it on
+    another corpus); returns its model.json. The optimizer starts afresh. Call after prepare(),
+    when the task knows the network it will build."""
+    from models.checkpoint import load_checkpoint
+
+    info, weights = load_checkpoint(folder)
+    if info.get("model") != task.name:
+        raise TrainingError(f"{folder}: holds a {info.get('model')!r} model, not {task.name}")
+    theirs, ours = info.get("network", {}), task.network.to_dict()
+    differs = [k for k in theirs.keys() & ours.keys() if theirs[k] != ours[k]]
+    if differs:
+        raise TrainingError(f"{folder}: its network differs ({', '.join(sorted(differs))}) from "
+                            f"what --model {task.name} builds")
+    task.initial_weights = {k: v.astype("float32") for k, v in weights.items()}
+    return info

@@ -70,7 +70,8 @@ def strategy_for_environment():
 
 
 def train(task: Task, corpus: Path, out: Path, config: TrainConfig, *, resume: bool = False,
-          progress=None, verbose: int | None = None) -> dict:
+          progress=None, verbose: int | None = None, initialized_from: str | None = None
+          ) -> dict:
     """Train `task` on the corpus into `out`; returns the summary written to metrics.json."""
     import keras
     import tensorflow as tf
@@ -126,6 +127,7 @@ def train(task: Task, corpus: Path, out: Path, config: TrainConfig, *, resume: b
         "steps": len(rows) * config.checkpoint_every,
         "best_step": (int(best["epoch"]) + 1) * config.checkpoint_every if best else 0,
         "monitor": task.monitor,
+        "initialized_from": initialized_from,
         "strategy": _strategy_name(strategy),
         "replicas": strategy.num_replicas_in_sync,
         "wall_seconds_this_run": round(seconds, 1),
