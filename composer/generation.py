@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from models.checkpoint import CheckpointError, default_dir, load_checkpoint
+from models.sampling import sample_logits
 
 MODELS = ("lstm", "vae-2bar", "vae-16bar", "gan", "hybrid")
 PRIMER_EVENTS = 512  # how much of a primer's end conditions the model
@@ -84,7 +85,7 @@ class LstmGenerator:
         covered = 0.0
         velocity = None
         while covered < seconds - 1e-9:
-            i = int(_sample(self.logits, self.rng, self.temperature, self.top_k)[0])
+            i = int(sample_logits(self.logits, self.rng, self.temperature, self.top_k)[0])
             self.logits = self.runtime.step(np.array([i]), self.state)
             if self.fresh:
                 if self.kinds[i] == "vel":
@@ -225,12 +226,6 @@ def hybrid(bars: int, qpm: float = 120.0, seed: int | None = None,
     out = vae.encoding.decode(ids, qpm=qpm)
     out.total_time = bars_to_seconds(bars, qpm)
     return out
-
-
-def _sample(logits, rng, temperature, top_k):
-    from models.lstm.runtime import sample_logits
-
-    return sample_logits(logits, rng, temperature, top_k)
 
 
 def bars_to_seconds(bars: int, qpm: float = 120.0, beats_per_bar: int = 4) -> float:

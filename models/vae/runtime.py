@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from models.sampling import sample_logits
+
 
 def _sigmoid(x):
     return 0.5 * (np.tanh(0.5 * x) + 1.0)
@@ -96,7 +98,7 @@ class VaeRuntime:
         for s, context in enumerate(self._contexts(z)):
             hs, cs, z_proj = self._initial(context)
             for t in range(s * length, (s + 1) * length):
-                previous = _pick(self._step(previous, z_proj, hs, cs), temperature, rng)
+                previous = sample_logits(self._step(previous, z_proj, hs, cs), rng, temperature)
                 out[:, t] = previous
         return out
 
@@ -133,14 +135,3 @@ def interpolate(runtime: VaeRuntime, a_ids, b_ids, steps: int) -> np.ndarray:
     mu, _ = runtime.encode(np.stack([a_ids, b_ids]))
     zs = np.stack([slerp(mu[0], mu[1], t) for t in np.linspace(0.0, 1.0, steps)])
     return runtime.decode(zs)
-
-
-def _pick(logits: np.ndarray, temperature: float, rng: np.random.Generator) -> np.ndarray:
-    if temperature <= 0:
-        return logits.argmax(axis=-1)
-    z = logits.astype(np.float64) / temperature
-    z -= z.max(axis=-1, keepdims=True)
-    p = np.exp(z)
-    p /= p.sum(axis=-1, keepdims=True)
-    u = rng.random((p.shape[0], 1))
-    return (p.cumsum(axis=-1) < u).sum(axis=-1).clip(max=p.shape[-1] - 1)
