@@ -66,7 +66,9 @@ class LstmGenerator:
         """Condition on a NoteSequence already moved by `shift` into the model's key; a primer
         at `qpm` is first scaled to the model's own tempo."""
         if qpm:
-            sequence = _scale_time(sequence, qpm / self.native_qpm)
+            from note_seq import sequences_lib
+
+            sequence = sequences_lib.stretch_note_sequence(sequence, qpm / self.native_qpm)
         ids = self.encoding.encode(sequence)
         if len(ids) == 0:
             raise GenerationError("the primer has no pitched notes")
@@ -116,11 +118,13 @@ class LstmGenerator:
 
         `quantize` snaps notes to the sixteenth-note grid, so they sit on the bars a DAW
         shows; without it the model's own (10 ms) timing is kept."""
+        from note_seq import sequences_lib
+
         length = bars_to_seconds(bars, self.native_qpm)
         sequence = self.phrase(length)
         if quantize:
             sequence = _quantize(sequence, 60.0 / self.native_qpm / 4, length)
-        return _scale_time(sequence, self.native_qpm / qpm)
+        return sequences_lib.stretch_note_sequence(sequence, self.native_qpm / qpm)
 
 
 @dataclass
@@ -247,21 +251,6 @@ def _quantize(sequence, step: float, length: float):
         new = out.notes.add()
         new.CopyFrom(note)
         new.start_time, new.end_time = start, min(end, length)
-    return out
-
-
-def _scale_time(sequence, factor: float):
-    """A copy with every time multiplied by `factor` (tempo change without resampling)."""
-    out = type(sequence)()
-    out.CopyFrom(sequence)
-    if factor != 1.0:
-        for note in out.notes:
-            note.start_time *= factor
-            note.end_time *= factor
-        for event in (*out.control_changes, *out.pitch_bends, *out.tempos,
-                      *out.time_signatures, *out.key_signatures):
-            event.time *= factor
-        out.total_time *= factor
     return out
 
 
