@@ -220,12 +220,13 @@ def train(
     """Train a model on a corpus; writes a checkpoint, metrics.json and loss.png to --out."""
     from composer.progress import RichProgress
     from training.tasks import make_task
-    from training.trainer import TrainConfig, strategy_for_environment
+    from training.trainer import TrainConfig, check_run, strategy_for_environment
     from training.trainer import train as run_training
 
     if weights_dtype not in ("float32", "float16"):
         raise ValueError(f"--weights-dtype {weights_dtype!r}: use float32 or float16")
     strategy_for_environment()  # before any data is read: multi-worker runs require it
+    check_run(corpus, output, resume)
     task = make_task(model, layout)
     config = TrainConfig(steps=steps, batch=batch, seq_len=seq_len, learning_rate=learning_rate,
                          seed=seed, checkpoint_every=min(checkpoint_every, steps),

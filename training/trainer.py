@@ -69,28 +69,33 @@ def strategy_for_environment():
     return tf.distribute.get_strategy()
 
 
-def train(task: Task, corpus: Path, out: Path, config: TrainConfig, *, resume: bool = False,
-          progress=None, verbose: int | None = None, initialized_from: str | None = None
-          ) -> dict:
-    """Train `task` on the corpus into `out`; returns the summary written to metrics.json."""
-    import keras
-    import tensorflow as tf
-
-    out = Path(out)
-    state = out / "train"
-    backup = state / "backup"
-    if backup.exists() and not resume:
+def check_run(corpus: Path, out: Path, resume: bool) -> None:
+    """Refuse a run that cannot go well before any data is encoded (minutes on Lakh)."""
+    if (Path(out) / "train" / "backup").exists() and not resume:
         raise TrainingError(f"{out} holds an unfinished run: add --resume to continue it, "
                             "or choose another --out")
     if not (Path(corpus) / "manifest.csv").exists():
         raise TrainingError(f"{corpus}: not a corpus folder (no manifest.csv); "
                             "build one with `composer corpus build`")
+
+
+def train(task: Task, corpus: Path, out: Path, config: TrainConfig, *, resume: bool = False,
+          verbose: int | None = None, initialized_from: str | None = None) -> dict:
+    """Train `task`, already prepared on `corpus`, into `out`; returns the summary written to
+    metrics.json. Call check_run() and task.prepare() first (the CLI does both, under a
+    progress bar), and strategy_for_environment() before either."""
+    import keras
+    import tensorflow as tf
+
+    check_run(corpus, out, resume)
+    out = Path(out)
+    state = out / "train"
+    backup = state / "backup"
     state.mkdir(parents=True, exist_ok=True)
     strategy = strategy_for_environment()
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
 
-    task.prepare(Path(corpus), config, progress)
     with strategy.scope():
         model = task.build(config)
     epochs = max(1, config.steps // config.checkpoint_every)
