@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.checkpoint import CheckpointError, default_dir, load_checkpoint
+from models.checkpoint import VAES, CheckpointError, default_dir, load_checkpoint
 from models.sampling import sample_logits
 
 MODELS = ("lstm", "vae-2bar", "vae-16bar", "gan", "hybrid")
@@ -40,10 +40,7 @@ class LstmGenerator:
         from models.lstm.encoding import PerformanceEncoding
         from models.lstm.runtime import LstmRuntime
 
-        self.info, weights = load_checkpoint(self.checkpoint)
-        if self.info.get("model") != "lstm":
-            raise CheckpointError(f"{self.checkpoint}: holds a {self.info.get('model')!r} model, "
-                                  "not an lstm")
+        self.info, weights = load_checkpoint(self.checkpoint, ("lstm",))
         self.encoding = PerformanceEncoding(**self.info["encoding"])
         self.runtime = LstmRuntime(weights)
         self.rng = np.random.default_rng(self.seed)
@@ -145,10 +142,7 @@ class VaeGenerator:
         from models.vae.encoding import MelodyEncoding
         from models.vae.runtime import VaeRuntime
 
-        self.info, weights = load_checkpoint(self.checkpoint)
-        if not str(self.info.get("model", "")).startswith("vae"):
-            raise CheckpointError(f"{self.checkpoint}: holds a {self.info.get('model')!r} model, "
-                                  "not a vae")
+        self.info, weights = load_checkpoint(self.checkpoint, VAES)
         self.encoding = MelodyEncoding(**self.info["encoding"])
         self.runtime = VaeRuntime.from_checkpoint(self.info, weights)
         self.rng = np.random.default_rng(self.seed)
@@ -183,10 +177,7 @@ class GanGenerator:
         from models.gan.encoding import PianorollEncoding
         from models.gan.runtime import GanRuntime
 
-        self.info = load_checkpoint(self.checkpoint)[0]
-        if self.info.get("model") != "gan":
-            raise CheckpointError(f"{self.checkpoint}: holds a {self.info.get('model')!r} model, "
-                                  "not a gan")
+        self.info = load_checkpoint(self.checkpoint, ("gan",))[0]
         flatbuffer = self.checkpoint / "generator.tflite"
         if not flatbuffer.exists():
             raise CheckpointError(f"{self.checkpoint}: generator.tflite is missing")

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from composer.generation import GenerationError, bars_to_seconds, finish, read_primer
-from models.checkpoint import CheckpointError, default_dir, load_checkpoint
+from models.checkpoint import VAES, default_dir, load_checkpoint
 
 
 @dataclass
@@ -46,9 +46,7 @@ def interpolate(a: str | os.PathLike, b: str | os.PathLike, *, steps: int = 8,
     if steps < 2:
         raise GenerationError("--steps must be at least 2 (the two ends)")
     folder = Path(checkpoint) if checkpoint else default_dir(model)
-    info, weights = load_checkpoint(folder)
-    if not str(info.get("model", "")).startswith("vae"):
-        raise CheckpointError(f"{folder}: holds a {info.get('model')!r} model, not a vae")
+    info, weights = load_checkpoint(folder, VAES)
     encoding = MelodyEncoding(**info["encoding"])
     runtime = VaeRuntime.from_checkpoint(info, weights)
     melodies = walk(runtime, lead_melody(a, encoding), lead_melody(b, encoding), steps)

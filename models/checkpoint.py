@@ -41,7 +41,12 @@ def save_checkpoint(folder: str | os.PathLike, info: dict, weights: dict[str, np
     _atomic(folder / "model.json", (json.dumps(info, indent=1) + "\n").encode())
 
 
-def load_checkpoint(folder: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
+VAES = ("vae-2bar", "vae-16bar")
+
+
+def load_checkpoint(folder: str | os.PathLike, kinds: tuple[str, ...] | None = None
+                    ) -> tuple[dict, dict[str, np.ndarray]]:
+    """model.json and the weights; with `kinds`, refuse a checkpoint of any other model."""
     folder = Path(folder)
     meta, weights = folder / "model.json", folder / "weights.npz"
     if not meta.exists() or not weights.exists():
@@ -53,6 +58,9 @@ def load_checkpoint(folder: str | os.PathLike) -> tuple[dict, dict[str, np.ndarr
             arrays = {k: data[k] for k in data.files}
     except (ValueError, OSError) as exc:
         raise CheckpointError(f"{folder}: unreadable checkpoint ({exc})") from None
+    if kinds and info.get("model") not in kinds:
+        raise CheckpointError(f"{folder}: holds a {info.get('model')!r} model, not "
+                              + " or ".join(kinds))
     return info, arrays
 
 

@@ -63,29 +63,11 @@ class LstmTask:
                           max_windows=config.valid_batches * config.batch)
 
     def export(self, model, out: Path, config: TrainConfig, summary: dict) -> None:
-        from models.checkpoint import save_checkpoint
         from models.lstm.network import weights_of
 
-        info = {
-            "model": self.name,
-            "native_qpm": _median_tempo(self.corpus),
-            "encoding": self.encoding.to_dict(),
-            "network": self.network.to_dict(),
-            "training": {
-                "command": _command_line(),
-                **({"initialized_from": summary["initialized_from"]}
-                   if summary.get("initialized_from") else {}),
-                "corpus": str(self.corpus),
-                "train_pieces": self.splits["train"].pieces,
-                "train_events": len(self.splits["train"].tokens),
-                "config": summary["config"],
-                "steps": summary["steps"],
-                "best_step": summary["best_step"],
-                "best": summary["best"],
-                "machine": f"{platform.machine()}, {_cores()} cores",
-            },
-        }
-        save_checkpoint(out, info, weights_of(model), config.weights_dtype)
+        counts = {"pieces": self.splits["train"].pieces, "events": len(self.splits["train"].tokens)}
+        _save(self, out, config, summary, weights_of(model), counts,
+              native_qpm=_median_tempo(self.corpus))
 
 
 def _median_tempo(corpus: Path) -> float:
@@ -166,26 +148,30 @@ class VaeTask:
                                max_examples=config.valid_batches * config.batch)
 
     def export(self, model, out: Path, config: TrainConfig, summary: dict) -> None:
-        from models.checkpoint import save_checkpoint
         from models.vae.network import weights_of
 
-        info = {
-            "model": self.name,
-            "encoding": self.encoding.to_dict(),
-            "network": self.network.to_dict(),
-            "training": _training_info(self.corpus, len(self.windows["train"]), "windows",
-                                       summary),
-        }
-        save_checkpoint(out, info, weights_of(model), config.weights_dtype)
+        _save(self, out, config, summary, weights_of(model),
+              {"windows": len(self.windows["train"])})
 
 
-def _training_info(corpus, examples: int, unit: str, summary: dict) -> dict:
+def _save(task, out: Path, config: TrainConfig, summary: dict, weights: dict, counts: dict,
+          **extra) -> None:
+    """Write the checkpoint: model.json says what the network is and how it was trained."""
+    from models.checkpoint import save_checkpoint
+
+    info = {"model": task.name, **extra, "encoding": task.encoding.to_dict(),
+            "network": task.network.to_dict(),
+            "training": _training_info(task.corpus, summary, counts)}
+    save_checkpoint(out, info, weights, config.weights_dtype)
+
+
+def _training_info(corpus, summary: dict, counts: dict) -> dict:
     return {
         "command": _command_line(),
         **({"initialized_from": summary["initialized_from"]}
            if summary.get("initialized_from") else {}),
         "corpus": str(corpus),
-        f"train_{unit}": examples,
+        **{f"train_{unit}": n for unit, n in counts.items()},
         "config": summary["config"],
         "steps": summary["steps"],
         "best_step": summary["best_step"],
@@ -244,21 +230,12 @@ class GanTask:
         return example_dataset(self.phrases["valid"], config.batch, training=False)
 
     def export(self, model, out: Path, config: TrainConfig, summary: dict) -> None:
-        from models.checkpoint import save_checkpoint
         from models.gan.network import to_litert, weights_of
-
-        info = {
-            "model": self.name,
-            "encoding": self.encoding.to_dict(),
-            "network": self.network.to_dict(),
-            "training": _training_info(self.corpus, len(self.phrases["train"]), "phrases",
-                                       summary),
-        }
-        out.mkdir(parents=True, exist_ok=True)
         from training.fileio import atomic_write_bytes
 
+        # The generator for generation without TensorFlow, then the checkpoint (model.json last).
         atomic_write_bytes(out / "generator.tflite", to_litert(model.generator))
-        save_checkpoint(out, info, weights_of(model), config.weights_dtype)
+        _save(self, out, config, summary, weights_of(model), {"phrases": len(self.phrases["train"])})
 
 
 TASKS = {"lstm": LstmTask, "vae-2bar": VaeTask, "gan": GanTask,
@@ -287,9 +264,7 @@ def initialize_from(task, folder: Path) -> dict:
     when the task knows the network it will build."""
     from models.checkpoint import load_checkpoint
 
-    info, weights = load_checkpoint(folder)
-    if info.get("model") != task.name:
-        raise TrainingError(f"{folder}: holds a {info.get('model')!r} model, not {task.name}")
+    info, weights = load_checkpoint(folder, (task.name,))
     theirs, ours = info.get("network", {}), task.network.to_dict()
     differs = [k for k in theirs.keys() & ours.keys() if theirs[k] != ours[k]]
     if differs:
