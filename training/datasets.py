@@ -38,11 +38,14 @@ class EncodedSplit:
         return self.tokens[self.offsets[i]:self.offsets[i + 1]]
 
     def window_starts(self, length: int, stride: int) -> np.ndarray:
-        """Start of every window of `length` tokens lying inside one piece, `stride` apart."""
-        starts = [np.arange(a, b - length + 1, stride)
-                  for a, b in zip(self.offsets[:-1].tolist(), self.offsets[1:].tolist())
-                  if b - a >= length]
-        return np.concatenate(starts) if starts else np.zeros(0, dtype=np.int64)
+        return window_starts(self.offsets, length, stride)
+
+
+def window_starts(offsets: np.ndarray, length: int, stride: int) -> np.ndarray:
+    """Start of every window of `length` tokens lying inside one piece, `stride` apart."""
+    starts = [np.arange(a, b - length + 1, stride)
+              for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist()) if b - a >= length]
+    return np.concatenate(starts).astype(np.int64) if starts else np.zeros(0, dtype=np.int64)
 
 
 def _encode_record(encoder, record: bytes) -> np.ndarray:

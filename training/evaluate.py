@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.datasets import encode_split
+from training.datasets import encode_split, window_starts
 from training.fileio import atomic_write_text
 from training.ngram import eval_positions, fit_best
 
@@ -22,8 +22,7 @@ def lstm_scores(runtime, tokens: np.ndarray, offsets: np.ndarray, window: int,
                 batch: int = 128, progress=None) -> tuple[np.ndarray, np.ndarray]:
     """(log-probability of each scored event, whether it was the argmax), in eval_positions order."""
     length = window + 1
-    starts = [s for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())
-              for s in range(a, b - length + 1, length)]
+    starts = window_starts(offsets, length, length).tolist()  # the windows eval_positions scores
     logp, hits = [], []
     for i in range(0, len(starts), batch):
         chunk = np.stack([tokens[s:s + length] for s in starts[i:i + batch]]).astype(np.int64)

@@ -119,12 +119,8 @@ def eval_positions(offsets: np.ndarray, window: int) -> tuple[np.ndarray, np.nda
     context only, the other `window` are predicted from what precedes them in the window. The
     LSTM is scored on exactly these positions with exactly this context.
     """
-    length = window + 1
-    positions, context = [], []
-    for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist()):
-        for s in range(a, b - length + 1, length):
-            positions.append(np.arange(s + 1, s + length))
-            context.append(np.full(window, s))
-    if not positions:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return np.concatenate(positions), np.concatenate(context)
+    from training.datasets import window_starts
+
+    starts = window_starts(offsets, window + 1, window + 1)
+    positions = (starts[:, None] + np.arange(1, window + 1)).ravel()
+    return positions, np.repeat(starts, window)
