@@ -196,14 +196,17 @@ class GanGenerator:
 
 
 def hybrid(bars: int, qpm: float = 120.0, seed: int | None = None,
-           gan_checkpoint: Path | None = None, vae_checkpoint: Path | None = None):
+           gan_checkpoint: Path | None = None, vae_checkpoint: Path | None = None, *,
+           gan: GanGenerator | None = None, vae: VaeGenerator | None = None):
     """The GAN writes two new chorale phrases; the VAE walks from the first's lead line to the
-    second's, one 2-bar window per step, so `bars` bars of melody morph between two new tunes."""
+    second's, one 2-bar window per step, so `bars` bars of melody morph between two new tunes.
+
+    Pass loaded `gan` and `vae` generators to make phrase after phrase without reloading."""
     from models.vae.encoding import NoMelody
     from models.vae.runtime import interpolate as walk
 
-    gan = GanGenerator(gan_checkpoint or default_dir("gan"), seed=seed)
-    vae = VaeGenerator(vae_checkpoint or default_dir("vae-2bar"), seed=seed)
+    gan = gan or GanGenerator(gan_checkpoint or default_dir("gan"), seed=seed)
+    vae = vae or VaeGenerator(vae_checkpoint or default_dir("vae-2bar"), seed=seed)
     steps = max(2, -(-bars // vae.encoding.bars))
     leads = []
     for _ in range(20):  # a GAN phrase occasionally has no usable top line
@@ -331,17 +334,12 @@ def write_midi(sequence, path: str | os.PathLike) -> None:
 
 def write_wav(sequence, path: str | os.PathLike, soundfont: str | None = None,
               sample_rate: int = 44100) -> None:
-    """Render with FluidSynth and the General MIDI soundfont, written atomically."""
-    import soundfile
-    from note_seq import midi_io
+    """Render with FluidSynth and the General MIDI soundfont (composer.render: one synth pass,
+    reverb tail kept, loudness-normalised), written atomically as WAV or FLAC by suffix."""
+    from composer.render import Renderer, write_audio
+    from composer.render.files import audio_format
 
-    from composer.soundfont import find_soundfont
-    from training.fileio import temp_path_for
-
-    font = find_soundfont(soundfont)
-    audio = midi_io.note_sequence_to_pretty_midi(sequence).fluidsynth(
-        fs=sample_rate, sf2_path=str(font.path))
-    path = Path(path)
-    tmp = temp_path_for(path).with_suffix(".wav")
-    soundfile.write(str(tmp), audio.astype(np.float32), sample_rate, subtype="PCM_16")
-    os.replace(tmp, path)
+    audio_format(path)  # an unusable name fails before the soundfont loads
+    with Renderer(soundfont, sample_rate) as renderer:
+        clip = renderer.render(sequence)
+    write_audio(path, clip.audio, sample_rate)

@@ -1,0 +1,17 @@
+"""The render stage: NoteSequences to seamless, loudness-normalised audio with FluidSynth.
+
+    Renderer(soundfont, sample_rate).render(sequence) -> Clip     one synth, loaded once
+    overlap_add(clips), wrap_tail(clip)                           phrase and loop seams
+    normalize(audio, sr, target_lufs, ceiling_db)                 LUFS with a peak ceiling
+    write_audio(path, audio, sr)                                  atomic WAV / FLAC
+"""
+
+from composer.render.files import write_audio
+from composer.render.loudness import integrated_loudness, limit, normalize, peak_db
+from composer.render.midi import RenderError, read_sequence
+from composer.render.seams import overlap_add, starts, wrap_tail
+from composer.render.synth import Renderer, render_file
+
+__all__ = ["RenderError", "Renderer", "integrated_loudness", "limit", "normalize",
+           "overlap_add", "peak_db", "read_sequence", "render_file", "starts", "wrap_tail",
+           "write_audio"]
