@@ -17,6 +17,7 @@ demo: install
 	$(BIN)/composer corpus info $(DEMO_CORPUS)
 	$(BIN)/composer corpus plot $(DEMO_CORPUS)
 	$(BIN)/composer generate --model lstm --bars 8 --seed 7 -o build/demo.mid --wav build/demo.wav
+	$(BIN)/composer play --minutes 1 --fallback-out build/demo-play.wav
 
 test: install
 	$(TEST_ENV) $(BIN)/python -m pytest -q

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+_LOADED = __import__("time").perf_counter()
 app = typer.Typer(help="MIDI-first generative music: corpus, models, render, loops, playback.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 corpus_app = typer.Typer(help="Build and inspect training corpora.", no_args_is_help=True)
@@ -49,7 +50,11 @@ def user_errors(command):
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
-        except _user_errors() as exc:
+        except (typer.Exit, typer.Abort):
+            raise  # a deliberate exit: no need to import what the error classes live in
+        except Exception as exc:
+            if not isinstance(exc, _user_errors()):
+                raise
             err.print(Text("error: ", style="bold red") + Text(str(exc)))
             raise typer.Exit(1) from None
 
@@ -390,6 +395,403 @@ def interpolate(
     out.print(f"{output}: {steps} steps from {a.name} to {b.name}, "
               f"{len(result.sequence.notes)} notes" + (f" (+{len(written) - 1} files)"
                                                        if len(written) > 1 else ""))
+
+
+@app.command("play")
+@user_errors
+def play(
+    model: Annotated[str, typer.Option("--model", "-m", help="lstm, vae-2bar, vae-16bar, gan or hybrid")] = "lstm",
+    tempo: Annotated[float, typer.Option("--tempo", help="Beats per minute")] = 120.0,
+    program: Annotated[int, typer.Option("--program", help="General MIDI program 0-127 of the melody")] = 0,
+    minutes: Annotated[float | None, typer.Option("--minutes", help="How long (fractions allowed, e.g. 0.5); default: until Ctrl-C, or 1 with --out")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this .wav/.flac (exactly --minutes long) instead of the speakers")] = None,
+    fallback: Annotated[Path | None, typer.Option("--fallback-out", help="Play to the speakers, or to this file when there are none")] = None,
+    bars: Annotated[int, typer.Option("--bars", help="Length of each loop in bars")] = 8,
+    loop_seconds: Annotated[float, typer.Option("--loop-seconds", help="How long each loop plays before the next comes in")] = 20.0,
+    crossfade: Annotated[float, typer.Option("--crossfade", help="Crossfade length in beats")] = 4.0,
+    temperature: Annotated[float | None, typer.Option("--temperature", help="Sampling temperature (default: the model's)")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Random seed for repeatable music")] = None,
+    soundfont: Annotated[str | None, typer.Option("--soundfont", help="Soundfont .sf2/.sf3")] = None,
+) -> None:
+    """Endless music: loops generated, rendered and crossfaded on bar lines."""
+    from composer.player import FileSink, NoAudioDevice, Player, PlaySettings, open_sink
+    from composer.player.player import _check
+
+    for name, value in (("qpm", tempo), ("program", program), ("bars", bars),
+                        ("loop_seconds", loop_seconds), ("crossfade_beats", crossfade),
+                        ("model", model)) + ((("temperature", temperature),)
+                                             if temperature is not None else ()):
+        _check(name, value)
+    if minutes is not None and minutes <= 0:
+        raise ValueError(f"--minutes must be positive, not {minutes:g}")
+    settings = PlaySettings(model=model, qpm=tempo, program=program, temperature=temperature,
+                            bars=bars, loop_seconds=loop_seconds, crossfade_beats=crossfade,
+                            seed=seed, soundfont=soundfont)
+    try:
+        sink = open_sink(out, settings.sample_rate)
+    except NoAudioDevice as exc:
+        if fallback is None:
+            raise ValueError(str(exc)) from None
+        err.print(f"no audio device: writing {fallback} instead")
+        sink = FileSink(fallback, settings.sample_rate)
+    if not sink.realtime and minutes is None:
+        minutes = 1.0
+    _play(Player(settings, sink), sink, minutes)
+
+
+def _play(player, sink, minutes: float | None) -> None:
+    """Run a player to the end (offline) or until time is up or Ctrl-C (speakers)."""
+    import time as clock
+
+    from composer.progress import RichProgress
+
+    started = clock.time() - _process_age()
+    player_created = clock.time() - (clock.perf_counter() - player.created_at)
+    with player:
+        if not sink.realtime:
+            with RichProgress(err) as progress:
+                player.run(minutes * 60.0, progress)
+        else:
+            player.start()
+            from rich.live import Live
+
+            end = None if minutes is None else clock.monotonic() + minutes * 60.0
+            try:
+                with Live(console=err, refresh_per_second=4, transient=True) as live:
+                    while end is None or clock.monotonic() < end:
+                        live.update(Text(player.status().line()))
+                        clock.sleep(0.25)
+            except KeyboardInterrupt:
+                pass
+        status = player.status()
+    where = f"{sink.path}: " if hasattr(sink, "path") else ""
+    first = ""
+    if player.first_sound is not None:  # counted from the start of the process
+        first = f", first sound after {player.first_sound + player_created - started:.2f} s"
+    out.print(f"{where}{status.seconds_played:.1f} s of music, {status.loops_played + 1} loops "
+              f"at {status.qpm:g} bpm{first}"
+              + (f", {status.errors} generation errors recovered" if status.errors else ""))
+
+
+def _process_age() -> float:
+    """Seconds since this process started (Linux /proc; elsewhere since this module loaded)."""
+    try:
+        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return uptime - ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        import time as clock
+
+        return clock.perf_counter() - _LOADED
+
+
+@app.command("shell")
+def shell(
+    model: Annotated[str, typer.Option("--model", "-m", help="Model to start with")] = "lstm",
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Driver: a .wav/.flac file, or 'null', instead of the speakers")] = None,
+) -> None:
+    """Interactive terminal: start, pause, next, status, save, set ..., help, quit."""
+    from composer.shell import Shell
+
+    Shell(model=model, driver=str(out) if out else "speakers").cmdloop()
+
+
+@app.command("render")
+@user_errors
+def render(
+    input: Annotated[Path, typer.Argument(help="MIDI file to render")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Audio file to write: .wav or .flac")],
+    soundfont: Annotated[str | None, typer.Option("--soundfont", help="Soundfont .sf2/.sf3")] = None,
+    program: Annotated[int | None, typer.Option(
+        "--program", help="GM program 0-127 for every pitched track (default: the file's)")] = None,
+    sample_rate: Annotated[int, typer.Option("--sample-rate", help="Samples per second")] = 44100,
+    lufs: Annotated[float, typer.Option("--lufs", help="Target loudness, LUFS")] = -16.0,
+    ceiling: Annotated[float, typer.Option("--ceiling", help="Highest sample peak, dBFS")] = -1.0,
+    normalize: Annotated[bool, typer.Option(
+        "--normalize/--no-normalize", help="Bring to --lufs (off: the synth's own level)")] = True,
+    reverb: Annotated[bool, typer.Option("--reverb/--no-reverb", help="FluidSynth reverb")] = True,
+    chorus: Annotated[bool, typer.Option("--chorus/--no-chorus", help="FluidSynth chorus")] = True,
+    tail: Annotated[float, typer.Option(
+        "--tail", help="Most seconds the sound may ring on after the last note")] = 5.0,
+    depth: Annotated[str, typer.Option("--depth", help="Sample format: 16, 24 or float (.wav)")] = "16",
+) -> None:
+    """Render a MIDI file to WAV or FLAC with FluidSynth, loudness-normalised and peak-safe."""
+    import time
+
+    from composer.render import Renderer, peak_db, read_sequence, write_audio
+    from composer.render import normalize as normalized
+    from composer.render.files import check_target
+
+    check_target(output, depth)  # a bad output name fails before the render, not after
+    if program is not None and not 0 <= program <= 127:
+        raise ValueError(f"--program {program}: a GM program is 0..127")
+    if tail < 0:
+        raise ValueError(f"--tail {tail:g}: must be zero or more seconds")
+    sequence = read_sequence(input)
+    started = time.perf_counter()
+    with Renderer(soundfont, sample_rate, reverb=reverb, chorus=chorus, lufs=lufs,
+                  ceiling_db=ceiling, max_tail=tail) as renderer:
+        loaded = time.perf_counter()
+        clip = renderer.render(sequence, program=program, normalize=False)
+    rendered = time.perf_counter()
+    audio = normalized(clip.audio, sample_rate, lufs, ceiling)[0] if normalize else clip.audio
+    leveled = time.perf_counter()
+    write_audio(output, audio, sample_rate, depth)
+    level = f"{lufs:g} LUFS, " if normalize else ""
+    out.print(f"{output}: {clip.seconds:.2f} s + {len(clip.tail) / sample_rate:.2f} s tail at "
+              f"{sample_rate} Hz, {level}peak {peak_db(audio):.1f} dBFS; rendered in "
+              f"{rendered - loaded:.2f} s ({clip.seconds / max(rendered - loaded, 1e-9):.0f}x "
+              f"real time)" + (f", normalised in {leveled - rendered:.2f} s" if normalize else "")
+              + f", after {loaded - started:.2f} s loading the soundfont")
+
+
+@app.command("loop")
+@user_errors
+def loop(
+    input: Annotated[Path, typer.Argument(
+        help="Audio file (WAV, FLAC, OGG, AIFF, ...) or a MIDI file to render first")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Loop to write: .wav or .flac")],
+    bars: Annotated[int | None, typer.Option(
+        "--bars", help="Exactly this many bars (default: the best length up to --max-bars)")
+    ] = None,
+    max_bars: Annotated[int, typer.Option("--max-bars", help="Longest loop considered")] = 8,
+    qpm: Annotated[float | None, typer.Option(
+        "--qpm", help="The tempo, when known: use its exact beat grid instead of beat tracking")
+    ] = None,
+    beats_per_bar: Annotated[int | None, typer.Option(
+        "--beats-per-bar", help="Beats in a bar (default: the MIDI file's meter, else 4)")] = None,
+    report: Annotated[bool, typer.Option("--report", help="Print a table of the loop, its seam "
+                                                      "scores and the detector's scores")] = False,
+    soundfont: Annotated[str | None, typer.Option("--soundfont", help="Soundfont for MIDI input")
+                         ] = None,
+) -> None:
+    """Find the most seamless loop of whole bars; save it with loop points and tempo."""
+    import dataclasses
+    import time
+
+    from composer.loop import find_loop, read_audio, write_loop
+
+    if output.suffix.lower() not in (".wav", ".flac"):
+        raise ValueError(f"{output}: loops are written as .wav or .flac")
+    for name, value, low in (("--bars", bars, 1), ("--max-bars", max_bars, 1),
+                             ("--beats-per-bar", beats_per_bar, 1)):
+        if value is not None and value < low:
+            raise ValueError(f"{name} {value}: must be at least {low}")
+    if qpm is not None and not 20 <= qpm <= 400:
+        raise ValueError(f"--qpm {qpm:g}: give a tempo between 20 and 400")
+    started = time.perf_counter()
+    if input.suffix.lower() in (".mid", ".midi"):
+        from composer.render import render_file
+
+        clip = render_file(input, soundfont)
+    else:
+        clip = read_audio(input)
+    if qpm is not None:
+        clip = dataclasses.replace(clip, qpm=qpm)
+    if beats_per_bar is not None:
+        clip = dataclasses.replace(clip, beats_per_bar=beats_per_bar)
+    found = find_loop(clip, bars=bars, max_bars=max(max_bars, bars or 1), name=str(input))
+    write_loop(output, found, beats_per_bar=clip.beats_per_bar)
+    elapsed = time.perf_counter() - started
+    sr, seam = found.sample_rate, found.seam
+    grid = ("exact, from the score" if clip.qpm and qpm is None else
+            "exact, from --qpm" if clip.qpm else "estimated by beat tracking")
+    verdict = "all <= 1" if seam.ok else "above 1: the seam may be heard"
+    if not report:
+        out.print(f"{output}: {found.bars} bar{'s' * (found.bars != 1)}, {found.seconds:.3f} s at "
+                  f"{found.qpm:.2f} bpm from "
+                  f"{found.start / sr:.3f} s of {input.name}; seam click {seam.click:.2f}, "
+                  f"dip {seam.dip:.2f}, flux {seam.flux:.2f} ({verdict}) in {elapsed:.2f} s")
+        return
+    table = Table(title=f"{input} -> {output}")
+    table.add_column("loop")
+    table.add_column("value", justify="right")
+    table.add_row("bars", f"{found.bars} ({found.bars * clip.beats_per_bar} beats)")
+    table.add_row("start .. end", f"{found.start / sr:.3f} .. {found.end / sr:.3f} s")
+    table.add_row("length", f"{found.seconds:.3f} s ({found.frames:,} frames at {sr} Hz)")
+    table.add_row("tempo", f"{found.qpm:.2f} bpm")
+    table.add_row("beat grid", grid)
+    table.add_row("moved off the grid", f"{found.scores.get('shift_ms', 0.0):+.1f} ms")
+    for name in ("spectral", "continuity", "phase", "beat", "score"):
+        if name in found.scores:
+            table.add_row(f"detector: {name}", f"{found.scores[name]:.3f}")
+    table.add_row("time", f"{elapsed:.2f} s (reading, analysis and writing)")
+    out.print(table)
+    seams = Table(title="seam: measure at the seam / its 99th percentile inside the loop")
+    for column in ("measure", "score", "goal", "met"):
+        seams.add_column(column, justify="left" if column == "measure" else "right")
+    for label, value in (("click (high-passed energy, 2 ms)", seam.click),
+                         ("level dip (RMS over 20 ms)", seam.dip),
+                         ("spectral flux", seam.flux)):
+        seams.add_row(label, f"{value:.3f}", "<= 1", "yes" if value <= 1 else "no")
+    out.print(seams)
+    out.print(f"{output}: written with loop points 0 .. {found.frames} and "
+              f"{found.qpm:.2f} bpm, {found.bars * clip.beats_per_bar} beats")
+
+
+fetch_app = typer.Typer(help="Download MIDI datasets.", no_args_is_help=True)
+app.add_typer(fetch_app, name="fetch")
+
+
+class _ByteBars:
+    """Rich bars counted in bytes for `fetch`: download, verify, extract (gone when done)."""
+
+    def __init__(self, console: Console):
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
+        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                                 DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
+                                 console=console, transient=True,
+                                 disable=not console.is_terminal)
+        self.tasks: dict = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage not in self.tasks:
+            self.tasks[stage] = self.progress.add_task(stage, total=total or None)
+        self.progress.update(self.tasks[stage], completed=done, total=total or None)
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.__exit__(*exc)
+
+
+def _crawl_line(summary) -> str:
+    rejected = sum(summary.rejected.values())
+    return (f"pages {summary.pages}, files found {summary.files_found}, downloaded "
+            f"{summary.downloaded}, saved {summary.saved}, duplicates {summary.duplicates}, "
+            f"already had {summary.already_done}, rejected {rejected}")
+
+
+@app.command("scrape")
+@user_errors
+def scrape(
+    urls: Annotated[list[str], typer.Argument(help="Start pages, or direct .mid/.zip links")],
+    output: Annotated[Path, typer.Option(
+        "-o", "--output", help="Folder for the MIDI files; rerun to resume or update")],
+    allow_domain: Annotated[list[str] | None, typer.Option(
+        "--allow-domain", help="Also follow links into this domain (repeatable)")] = None,
+    max_depth: Annotated[int, typer.Option("--max-depth", help="Link hops from a start page")] = 3,
+    max_files: Annotated[int | None, typer.Option(
+        "--max-files", help="Stop once the folder holds this many crawled files")] = None,
+    max_bytes: Annotated[int, typer.Option(
+        "--max-bytes", help="Largest download (file or zip); longer transfers are aborted")
+    ] = 32 * 1024 * 1024,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Crawl pages and list the files found; download and write nothing")
+    ] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds before a request gives up")] = 30.0,
+    retries: Annotated[int, typer.Option(help="Retries after a timeout or a 5xx answer")] = 3,
+    retry_delay: Annotated[float, typer.Option(
+        "--retry-delay", help="Seconds before the first retry; doubles with each retry")] = 1.0,
+    throttle: Annotated[bool, typer.Option(
+        "--throttle/--no-throttle", help="AutoThrottle: follow the server's pace "
+                                         "(turn off only for a server you own)")] = True,
+    concurrency: Annotated[int, typer.Option(help="Requests in flight per domain")] = 4,
+    verbose: Annotated[bool, typer.Option("--verbose", help="Show Scrapy's log")] = False,
+) -> None:
+    """Crawl web pages for MIDI files and zips of them into a folder `corpus build` ingests."""
+    import contextlib
+    import time
+
+    from scraper.crawler import CrawlOptions, run_crawl
+
+    options = CrawlOptions(start_urls=list(urls), out_dir=output,
+                           allow_domains=list(allow_domain or []), max_depth=max_depth,
+                           max_files=max_files, max_bytes=max_bytes, dry_run=dry_run,
+                           timeout=timeout, retries=retries, backoff=retry_delay,
+                           throttle=throttle, concurrency=concurrency,
+                           log_level="INFO" if verbose else "ERROR")
+    last = [0.0]
+    with (contextlib.nullcontext() if verbose else err.status("crawling")) as status:
+        def report(summary) -> None:
+            now = time.monotonic()
+            if status is not None and now - last[0] > 0.2:
+                last[0] = now
+                status.update(_crawl_line(summary))
+
+        summary = run_crawl(options, report)
+    if dry_run:
+        for url in summary.found:
+            out.print(url)
+        out.print(f"dry run: {summary.files_found} files found on {summary.pages} pages in "
+                  f"{summary.seconds:.1f} s; nothing was downloaded or written")
+        return
+    out.print(f"{output}: {_crawl_line(summary)} ({summary.bytes_downloaded:,} bytes) in "
+              f"{summary.seconds:.1f} s" + (" (resumed)" if summary.resumed else ""))
+    if summary.rejected:
+        out.print("rejected by reason: " + ", ".join(
+            f"{reason} {n}" for reason, n in summary.rejected.most_common())
+            + f" (see {output / '.scrape' / 'manifest.sqlite'})")
+    if summary.pages_failed:
+        out.print("pages failed: " + ", ".join(
+            f"{reason} {n}" for reason, n in summary.pages_failed.most_common()))
+    if summary.close_reason == "max-files":
+        out.print(f"stopped at --max-files {max_files}")
+    if summary.interrupted:
+        err.print(f"interrupted: files saved so far are in {output}; "
+                  "run the same command again to resume")
+        raise typer.Exit(130)
+    out.print(f"next: composer corpus build dir:{output} -o CORPUS")
+
+
+@fetch_app.command("lakh")
+@user_errors
+def fetch_lakh(
+    output: Annotated[Path, typer.Option("-o", "--output", help="Folder to extract into")],
+    subset: Annotated[str, typer.Option(
+        help="full (176,581 files), matched (45,129 matched to the Million Song Dataset) "
+             "or clean (files named by artist and title)")] = "full",
+    url: Annotated[str | None, typer.Option(
+        "--url", help="Mirror folder ending in / or the archive's full URL "
+                      "(default http://hog.ee.columbia.edu/craffel/lmd/)")] = None,
+    md5: Annotated[str | None, typer.Option("--md5", help="Expected MD5 of the archive")] = None,
+    sha256: Annotated[str | None, typer.Option(
+        "--sha256", help="Expected SHA-256 of the archive")] = None,
+    keep_archive: Annotated[bool, typer.Option(
+        "--keep-archive", help="Keep the .tar.gz after extracting")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds of silence before a retry")] = 60.0,
+    retries: Annotated[int, typer.Option(help="Reconnections (resuming) before giving up")] = 5,
+    retry_delay: Annotated[float, typer.Option(
+        "--retry-delay", help="Seconds before the first retry; doubles with each retry")] = 1.0,
+) -> None:
+    """Download the Lakh MIDI Dataset (resumable), verify its checksum, extract it safely."""
+    from scraper.lakh import fetch_lakh as run_fetch
+
+    try:
+        with _ByteBars(err) as bars:
+            result = run_fetch(subset, output, url=url, md5=md5, sha256=sha256,
+                               keep_archive=keep_archive, progress=bars, timeout=timeout,
+                               retries=retries, backoff=retry_delay)
+    except KeyboardInterrupt:
+        err.print(f"interrupted: the partial download is kept in {output / '.lakh'}; "
+                  "run the same command again to resume")
+        raise typer.Exit(130) from None
+    roots = ", ".join(str(r) for r in result.roots)
+    if result.already_fetched:
+        out.print(f"{roots}: already fetched from {result.url} (sha256 {result.sha256})")
+    else:
+        resumed = f", resumed at byte {result.resumed_from:,}" if result.resumed_from else ""
+        out.print(f"{result.url}: {result.downloaded_bytes:,} bytes downloaded{resumed}")
+        checked = (f"matches the {result.checked_against}" if result.checked_against
+                   else "no checksum known or given: compare it with a trusted source")
+        out.print(f"sha256 {result.sha256}, md5 {result.md5} ({checked})")
+        skipped = (" (refused: " + ", ".join(f"{k} {v}" for k, v in result.skipped.items())
+                   + ")") if result.skipped else ""
+        out.print(f"{roots}: {result.extracted:,} files extracted"
+                  + (f", {result.already_there:,} already there" if result.already_there else "")
+                  + skipped)
+    for root in result.roots:
+        out.print(f"next: composer corpus build lakh:{root} -o CORPUS")
 
 
 @app.command("soundfont")

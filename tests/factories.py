@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import struct
 import subprocess
@@ -15,10 +16,12 @@ import pretty_midi
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_cli(*args, timeout: float = 300, check: bool = False) -> subprocess.CompletedProcess:
-    """Run `composer ...` in a subprocess, as a user would."""
+def run_cli(*args, timeout: float = 300, check: bool = False,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run `composer ...` in a subprocess, as a user would (`env` adds to the environment)."""
     result = subprocess.run([sys.executable, "-m", "composer", *map(str, args)],
-                            capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+                            capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+                            env={**os.environ, **env} if env else None)
     if check and result.returncode != 0:
         raise AssertionError(f"composer {' '.join(map(str, args))} failed:\n{result.stderr}")
     return result

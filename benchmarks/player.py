@@ -1,0 +1,167 @@
+"""The continuous player's figures: producer throughput, time to first sound, and a soak.
+
+    .venv/bin/python benchmarks/player.py throughput [--loops 12 --runs 3]
+    .venv/bin/python benchmarks/player.py first-sound [--runs 5]
+    .venv/bin/python benchmarks/player.py soak [--minutes 60]
+
+throughput: seconds of finished, loop-ready audio per wall second from the player's producer
+(compose -> render -> wrap -> loudness in one thread, seam analysis in another), beside the
+render stage alone (render -> wrap -> loudness) on the very same phrases, one thread
+(goals: >= 20x, >= 0.8x). Also the CPU seconds that generation and seam analysis cost
+when run on their own.
+first-sound: `composer play --out` as a user runs it, from process start to the first block
+of audio handed to the sink (the CLI reports it; goal <= 3 s).
+soak: an hour of music into the null sink at full speed: underruns (silence after the first
+sound, switches that found no loop ready) and resident memory over time (goal: 0, <= 5 %).
+Results go to benchmarks/results/player-<name>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}"
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def throughput(args) -> dict:
+    from composer.loop import seam_scores
+    from composer.player.player import MidiLoopMaker, PlaySettings
+    from composer.player.producer import Producer
+
+    settings = PlaySettings(model=args.model, seed=0, bars=args.bars)
+    maker = MidiLoopMaker(settings)
+    maker()  # warm: first-call allocations, soundfont pages
+    runs = []
+    for run in range(args.runs):
+        # The player's own producer: compose + render in one thread, seam analysis in another.
+        producer = Producer(maker.next_period, maker.finish, ahead=args.loops)
+        start = time.perf_counter()
+        producer.start()
+        loops = [producer.get(wait=True) for _ in range(args.loops)]
+        full = time.perf_counter() - start
+        producer.stop()
+        audio = sum(loop.seconds for loop in loops)
+        start = time.perf_counter()
+        for loop in loops:
+            maker.renderer.render_loop(loop.sequence)  # render + wrap + loudness: the render stage
+        render = time.perf_counter() - start
+        # where the rest of the time goes
+        start = time.perf_counter()
+        for _ in range(args.loops):
+            maker.source(settings.bars, settings.qpm)
+        generate = time.perf_counter() - start
+        start = time.perf_counter()
+        for loop in loops:
+            seam_scores(loop.audio, loop.sample_rate)
+        seam = time.perf_counter() - start
+        runs.append({"audio_s": audio, "pipeline_s": full, "render_only_s": render,
+                     "generate_s": generate, "seam_s": seam,
+                     "pipeline_x": audio / full, "render_only_x": audio / render,
+                     "ratio": render / full})
+        print(f"run {run + 1}: pipeline {audio / full:.1f}x real time, render only "
+              f"{audio / render:.1f}x, ratio {render / full:.2f} (generate {generate:.2f} s, "
+              f"seam {seam:.2f} s, render {render:.2f} s of {full:.2f} s)", flush=True)
+    return {"model": args.model, "bars": args.bars, "loops": args.loops, "runs": runs,
+            "median_pipeline_x": statistics.median(r["pipeline_x"] for r in runs),
+            "median_render_only_x": statistics.median(r["render_only_x"] for r in runs),
+            "median_ratio": statistics.median(r["ratio"] for r in runs)}
+
+
+def first_sound(args) -> dict:
+    runs, walls = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(args.runs):
+            start = time.perf_counter()
+            result = subprocess.run([sys.executable, "-m", "composer", "play", "--model",
+                                     args.model, "--minutes", "0.01", "--out", f"{tmp}/x.wav"],
+                                    capture_output=True, text=True, check=True, cwd=ROOT)
+            walls.append(time.perf_counter() - start)
+            runs.append(float(re.search(r"first sound after ([\d.]+) s", result.stdout)[1]))
+            print(f"first sound after {runs[-1]:.2f} s (command {walls[-1]:.2f} s)", flush=True)
+    return {"model": args.model, "first_sound_s": runs, "command_s": walls,
+            "median_first_sound_s": statistics.median(runs),
+            "median_command_s": statistics.median(walls)}
+
+
+def soak(args) -> dict:
+    from composer.player import NullSink, Player, PlaySettings
+
+    settings = PlaySettings(model=args.model, seed=0)
+    samples: list[tuple[int, float, float]] = []
+    start = time.perf_counter()
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if done % 60 == 0 and (not samples or samples[-1][0] != done):
+            samples.append((done, time.perf_counter() - start, rss_mb()))
+            if done % 600 == 0:
+                print(f"{done / 60:.0f} min of music, {samples[-1][1]:.0f} s wall, "
+                      f"RSS {samples[-1][2]:.0f} MB", flush=True)
+
+    sink = NullSink()
+    with Player(settings, sink) as player:
+        player.run(args.minutes * 60.0, progress)
+        stream, producer = player.stream, player.producer
+    wall = time.perf_counter() - start
+    # Loops come and go in 5 MB pieces, so RSS steps up and down by tens of MB as the
+    # allocator keeps or returns them: compare medians of whole windows, not two samples.
+    def window(first: int, last: int) -> float:
+        return statistics.median(rss for done, _, rss in samples if first <= done < last)
+
+    total = int(args.minutes * 60)
+    warm = window(300, min(total, 900) + 1)  # minutes 5-15: caches filled
+    end = window(max(0, total - 600), total + 1)  # the last 10 minutes
+    growth = (end - warm) / warm
+    result = {"model": args.model, "minutes": args.minutes, "wall_s": wall,
+              "music_per_wall": args.minutes * 60.0 / wall, "loops_made": producer.made,
+              "switches": stream.switches, "late_switches": stream.late,
+              "silent_frames": stream.silent_frames, "errors": producer.errors,
+              "rss_median_min_5_15_mb": warm, "rss_median_last_10min_mb": end,
+              "rss_min_mb": min(r for _, _, r in samples), "rss_max_mb": max(r for _, _, r in samples),
+              "rss_growth": growth, "samples": samples}
+    print(f"{args.minutes} min in {wall:.0f} s; underruns: {stream.silent_frames} silent "
+          f"frames, {stream.late} late switches; median RSS {warm:.0f} MB (minutes 5-15) -> "
+          f"{end:.0f} MB (last 10) ({growth:+.1%})")
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("what", choices=("throughput", "first-sound", "soak"))
+    parser.add_argument("--model", default="lstm")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--loops", type=int, default=12)
+    parser.add_argument("--bars", type=int, default=8)
+    parser.add_argument("--minutes", type=float, default=60.0)
+    args = parser.parse_args()
+    result = {"throughput": throughput, "first-sound": first_sound, "soak": soak}[args.what](args)
+    result["machine"] = machine()
+    result["load_average_at_end"] = os.getloadavg()
+    out = ROOT / f"benchmarks/results/player-{args.what}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

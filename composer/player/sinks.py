@@ -1,0 +1,195 @@
+"""Where the audio goes: the speakers (pygame.mixer / SDL), a WAV or FLAC file, or nowhere.
+
+A sink has `write(block)`, `pause()`, `resume()` and `close()`. `realtime` says whether it
+sets the pace (speakers) or takes audio as fast as it comes (file, null).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+AUDIO_SUFFIXES = {".wav": "WAV", ".flac": "FLAC"}
+
+
+class NoAudioDevice(RuntimeError):
+    """The speakers cannot be opened; str() is the one line a user needs."""
+
+
+class _OfflineSink:
+    """A sink with no clock: audio is taken as fast as it comes, pausing is the caller's."""
+
+    realtime = False
+
+    def pause(self) -> None:
+        pass
+
+    def resume(self) -> None:
+        pass
+
+
+class NullSink(_OfflineSink):
+    """Takes audio and forgets it: for soak tests and benchmarks."""
+
+    def __init__(self, sample_rate: int = 44100) -> None:
+        self.sample_rate = sample_rate
+        self.frames = 0
+
+    def write(self, block: np.ndarray) -> None:
+        self.frames += len(block)
+
+    def close(self) -> None:
+        pass
+
+
+class FileSink(_OfflineSink):
+    """Streams to a WAV or FLAC file; the file appears (atomically) only on close."""
+
+    def __init__(self, path: str | os.PathLike, sample_rate: int = 44100, channels: int = 2) -> None:
+        import soundfile
+
+        from training.fileio import temp_path_for
+
+        self.path = Path(path)
+        kind = AUDIO_SUFFIXES.get(self.path.suffix.lower())
+        if kind is None:
+            raise ValueError(f"{self.path}: unsupported audio file type (use .wav or .flac)")
+        if not self.path.parent.is_dir():
+            raise ValueError(f"{self.path}: folder {self.path.parent} does not exist")
+        self.sample_rate = sample_rate
+        self.frames = 0
+        self._tmp = temp_path_for(self.path)
+        self._file = soundfile.SoundFile(str(self._tmp), "w", samplerate=sample_rate,
+                                         channels=channels, format=kind, subtype="PCM_16")
+
+    def write(self, block: np.ndarray) -> None:
+        self._file.write(np.clip(block, -1.0, 1.0))
+        self.frames += len(block)
+
+    def close(self) -> None:
+        if self._file.closed:
+            return
+        self._file.close()
+        os.replace(self._tmp, self.path)
+
+    def discard(self) -> None:
+        """Stop without writing the file (an error happened)."""
+        if not self._file.closed:
+            self._file.close()
+        self._tmp.unlink(missing_ok=True)
+
+
+class SpeakerSink:
+    """Real-time playback through pygame.mixer: two blocks queued ahead on one channel."""
+
+    realtime = True
+
+    def __init__(self, sample_rate: int = 44100, buffer: int = 2048) -> None:
+        os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+        import pygame
+
+        self.sample_rate = sample_rate
+        self.frames = 0
+        try:
+            with _quiet_stderr():  # ALSA prints pages of noise before SDL reports the failure
+                pygame.mixer.init(frequency=sample_rate, size=-16, channels=2, buffer=buffer)
+        except pygame.error as exc:
+            raise NoAudioDevice(f"no audio device ({exc}); use --out FILE.wav to write "
+                                "the music to a file instead") from None
+        self._pygame = pygame
+        self._channel = pygame.mixer.Channel(0)
+        self._paused = False
+
+    def write(self, block: np.ndarray) -> None:
+        pcm = (np.clip(block, -1.0, 1.0) * 32767).astype(np.int16)
+        sound = self._pygame.sndarray.make_sound(np.ascontiguousarray(pcm))
+        while self._channel.get_busy() and self._channel.get_queue() is not None:
+            time.sleep(0.005)  # one block playing, one queued: wait for room
+        if not self._channel.get_busy():
+            self._channel.play(sound)
+        else:
+            self._channel.queue(sound)
+        self.frames += len(block)
+
+    def pause(self) -> None:
+        self._pygame.mixer.pause()
+
+    def resume(self) -> None:
+        self._pygame.mixer.unpause()
+
+    def close(self) -> None:
+        if self._pygame.mixer.get_init():
+            while self._channel.get_busy():
+                time.sleep(0.01)
+            self._pygame.mixer.quit()
+
+
+def open_sink(out: str | os.PathLike | None, sample_rate: int = 44100):
+    """A file sink for a path, the null sink for "null", else the speakers."""
+    if out is None:
+        return SpeakerSink(sample_rate)
+    if str(out) == "null":
+        return NullSink(sample_rate)
+    return FileSink(out, sample_rate)
+
+
+class _quiet_stderr:
+    """Silence C-level writes to stderr (fd 2) for a moment."""
+
+    def __enter__(self):
+        self._saved = os.dup(2)
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 2)
+        os.close(null)
+
+    def __exit__(self, *exc):
+        os.dup2(self._saved, 2)
+        os.close(self._saved)
+
+
+class Paced:
+    """Any sink held to the wall clock: a file written as it is heard (the shell's file
+    driver), not hours ahead."""
+
+    realtime = True
+
+    def __init__(self, sink, lead: float = 0.5) -> None:
+        self.sink = sink
+        self.sample_rate = sink.sample_rate
+        self.lead = lead  # seconds written ahead of the clock
+        self._start: float | None = None
+        self._paused_at: float | None = None
+
+    @property
+    def frames(self) -> int:
+        return self.sink.frames
+
+    @property
+    def path(self):
+        return getattr(self.sink, "path", None)
+
+    def write(self, block: np.ndarray) -> None:
+        if self._start is None:
+            self._start = time.monotonic()
+        ahead = self.sink.frames / self.sample_rate - (time.monotonic() - self._start)
+        if ahead > self.lead:
+            time.sleep(ahead - self.lead)
+        self.sink.write(block)
+
+    def pause(self) -> None:
+        self._paused_at = time.monotonic()
+
+    def resume(self) -> None:
+        if self._paused_at is not None and self._start is not None:
+            self._start += time.monotonic() - self._paused_at
+        self._paused_at = None
+
+    def close(self) -> None:
+        self.sink.close()
+
+    def discard(self) -> None:
+        if hasattr(self.sink, "discard"):
+            self.sink.discard()

@@ -1,0 +1,84 @@
+"""The playhead's logic on loops whose content is known: bar-line switches, equal-power
+crossfades, and a late or failing producer never heard as silence."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from composer.audio import Loop, SeamScores
+from composer.player.stream import Stream
+
+RATE = 8000
+QPM = 120.0
+BAR = int(4 * 60 / QPM * RATE)  # 16000 frames
+
+
+def noise_loop(seed: int, bars: int = 2, level: float = 0.3) -> Loop:
+    rng = np.random.default_rng(seed)
+    audio = (rng.standard_normal((bars * BAR, 2)) * level).astype(np.float32)
+    return Loop(audio=audio, sample_rate=RATE, start=0, bars=bars, qpm=QPM,
+                seam=SeamScores(1.0, 1.0, 1.0))
+
+
+def rms(audio: np.ndarray, window: int) -> np.ndarray:
+    frames = len(audio) // window * window
+    return np.sqrt((audio[:frames] ** 2).mean(axis=1).reshape(-1, window).mean(axis=1))
+
+
+def test_loop_repeats_then_crossfades_on_a_bar_line_with_constant_loudness():
+    loops = [noise_loop(i) for i in range(4)]
+    queue = list(loops)
+    stream = Stream(lambda wait: queue.pop(0) if queue else None, loop_seconds=8.0,
+                    crossfade_beats=4, realtime=False)
+    out = stream.read(8 * BAR + 1234)  # blocks need not align with anything
+    first = loops[0].audio
+    # The first (2-bar, 4 s) loop plays exactly twice, end to start with no gap...
+    np.testing.assert_array_equal(out[:4 * BAR], np.concatenate([first, first]))
+    # ...then a one-bar equal-power crossfade starts exactly on the bar line at 8 s.
+    fade = out[4 * BAR:5 * BAR]
+    t = (np.arange(BAR) + 0.5) / BAR * np.pi / 2
+    expected = first[:BAR] * np.cos(t)[:, None] + loops[1].audio[:BAR] * np.sin(t)[:, None]
+    np.testing.assert_allclose(fade, expected, atol=1e-6)
+    np.testing.assert_allclose(out[5 * BAR:6 * BAR], loops[1].audio[BAR:], atol=1e-6)
+    # Every join is on record, for click checks: the wrap, the fade's start and end.
+    assert {2 * BAR, 4 * BAR, 5 * BAR} <= set(stream.joins)
+    assert stream.switches >= 1
+    # Unrelated loops crossfaded with equal power keep the level within 1.5 dB.
+    level = 20 * np.log10(rms(out[:8 * BAR], RATE // 20))
+    assert level.max() - level.min() < 1.5
+
+
+def test_a_late_loop_keeps_the_current_one_playing_and_switches_at_a_later_bar_line():
+    a, b = noise_loop(1), noise_loop(2)
+    ready: list[Loop] = [a]
+    stream = Stream(lambda wait: ready.pop(0) if ready else None, loop_seconds=2.0,
+                    crossfade_beats=0, realtime=True)
+    out = stream.read(5 * BAR + BAR // 2)  # the switch was due after 2 bars; nothing ready
+    assert stream.late == 1 and stream.switches == 0
+    np.testing.assert_array_equal(out[2 * BAR:4 * BAR], a.audio)  # repeating, not silent
+    ready.append(b)
+    out = stream.read(2 * BAR)
+    # b starts on the next bar line of a (at 6 bars), never in the middle of a bar.
+    assert stream.switches == 1
+    np.testing.assert_array_equal(out[:BAR // 2], a.audio[BAR + BAR // 2:])
+    np.testing.assert_allclose(out[BAR // 2 + 1:], b.audio[1:3 * BAR // 2], atol=1e-6)
+    assert stream.silent_frames == 0
+
+
+def test_next_moves_on_at_the_next_bar_line():
+    loops = [noise_loop(1, bars=4), noise_loop(2, bars=4)]
+    stream = Stream(lambda wait: loops.pop(0) if loops else None, loop_seconds=60.0,
+                    crossfade_beats=0, realtime=True)
+    stream.read(BAR // 2)
+    stream.request_next()
+    out = stream.read(2 * BAR)
+    assert stream.switches == 1
+    # the rest of bar 1 of the first loop, then the second loop from its start
+    np.testing.assert_allclose(out[BAR // 2 + 1:BAR // 2 + 1000],
+                               stream.current.loop.audio[1:1000], atol=1e-6)
+
+
+def test_nothing_ready_at_the_start_is_counted_as_silence_not_hidden():
+    stream = Stream(lambda wait: None, realtime=True)
+    out = stream.read(1000)
+    assert not out.any() and stream.silent_frames == 1000
