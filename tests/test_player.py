@@ -49,6 +49,11 @@ def test_play_cli_writes_exactly_a_minute_at_the_target_loudness(tmp_path):
     assert np.abs(audio).max() < 0.95
     # Never a gap: a solo line may rest for a moment, but no half second is silent.
     assert window_db(audio, 0.5).min() > -60.0
+    # No clicks where the player joins loops: 8-bar loops of 16 s play once each (the
+    # 12 s asked for, in whole repetitions) and crossfade over the next bar, so the joins
+    # are at 16, 18, 32, 34, 48 and 50 s.
+    joins = [round(t * RATE) for k in (1, 2, 3) for t in (16 * k, 16 * k + 2)]
+    assert join_jumps(audio, joins).max() <= 1.0
 
 
 def test_two_minutes_with_a_failing_generator_leave_no_gap_and_no_click(tmp_path):
