@@ -9,6 +9,7 @@ read what the crawler wrote and the server's own request log.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -181,23 +182,26 @@ class _QuietServer(ThreadingHTTPServer):
         pass  # clients that hang up (timeouts, aborted transfers) are the point of these tests
 
 
-def _serve(site: Site):
+@contextlib.contextmanager
+def _serving(site: Site, path: str = "/"):
+    """The site on a loopback port (site.url set) until the block ends."""
     server = _QuietServer(("127.0.0.1", 0), _handler(site))
     site.stopping = False
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    return server
+    site.url = f"http://127.0.0.1:{server.server_address[1]}{path}"
+    try:
+        yield site
+    finally:
+        site.stopping = True
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture(scope="module")
 def site(tunes):
-    site = Site(tunes)
-    server = _serve(site)
-    site.url = f"http://127.0.0.1:{server.server_address[1]}/"
-    yield site
-    site.stopping = True
-    server.shutdown()
-    server.server_close()
+    with _serving(Site(tunes)) as site:
+        yield site
 
 
 FAST = ("--no-throttle", "--timeout", "1", "--retries", "1", "--retry-delay", "0.1")
@@ -359,12 +363,8 @@ def slow_site(tunes):
         extra.append(buffer.getvalue())
     site.tunes = tunes + extra
     site.delay = {f"/many/f{i:02d}.mid": 0.15 for i in range(12)}
-    server = _serve(site)
-    site.url = f"http://127.0.0.1:{server.server_address[1]}/many/"
-    yield site
-    site.stopping = True
-    server.shutdown()
-    server.server_close()
+    with _serving(site, "/many/") as site:
+        yield site
 
 
 def _start_crawl(url: str, out: Path) -> subprocess.Popen:
