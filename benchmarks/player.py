@@ -46,7 +46,6 @@ def rss_mb() -> float:
 
 
 def throughput(args) -> dict:
-    from composer.loop import seam_scores
     from composer.player.player import MidiLoopMaker, PlaySettings
     from composer.player.producer import Producer
 
@@ -74,15 +73,18 @@ def throughput(args) -> dict:
         generate = time.perf_counter() - start
         start = time.perf_counter()
         for loop in loops:
-            seam_scores(loop.audio, loop.sample_rate)
+            maker.finish((settings, loop.sequence, loop.audio))
         seam = time.perf_counter() - start
+        seams_ok = sum(loop.seam.ok for loop in loops)
         runs.append({"audio_s": audio, "pipeline_s": full, "render_only_s": render,
+                     "seams_ok": seams_ok, "worst_seam": max(loop.seam.worst for loop in loops),
                      "generate_s": generate, "seam_s": seam,
                      "pipeline_x": audio / full, "render_only_x": audio / render,
                      "ratio": render / full})
         print(f"run {run + 1}: pipeline {audio / full:.1f}x real time, render only "
               f"{audio / render:.1f}x, ratio {render / full:.2f} (generate {generate:.2f} s, "
-              f"seam {seam:.2f} s, render {render:.2f} s of {full:.2f} s)", flush=True)
+              f"seam {seam:.2f} s, render {render:.2f} s of {full:.2f} s); seams <= 1: "
+              f"{seams_ok} of {len(loops)}", flush=True)
     return {"model": args.model, "bars": args.bars, "loops": args.loops, "runs": runs,
             "median_pipeline_x": statistics.median(r["pipeline_x"] for r in runs),
             "median_render_only_x": statistics.median(r["render_only_x"] for r in runs),

@@ -85,9 +85,10 @@ def test_two_minutes_with_a_failing_generator_leave_no_gap_and_no_click(tmp_path
     assert audio.shape == (120 * RATE, 2)
     assert window_db(audio).min() > -70.0
     assert len(joins) > 10
-    # Each loop's own seam: no click, no level dip (their spectral flux is a figure in
-    # docs/BENCHMARKS.md: a downbeat attack can out-flux the music's 99th percentile)...
-    assert all(loop.seam.click <= 1.0 and loop.seam.dip <= 1.0 for loop in made)
+    # Each loop's own seam is no more abrupt than its music (the player starts each period
+    # up to 17 ms before its downbeat to keep the seam off the first attack)...
+    assert all(loop.seam.ok for loop in made), [loop.seam for loop in made]
+    assert all(-0.02 * RATE <= loop.start <= 0 for loop in made)
     # ...and the stream adds no discontinuity where it wraps a loop or crossfades.
     assert join_jumps(audio, joins).max() <= 1.0
     # Crossfades keep loudness continuous: no 100 ms window near a switch drops 6 dB below

@@ -82,3 +82,25 @@ def test_nothing_ready_at_the_start_is_counted_as_silence_not_hidden():
     stream = Stream(lambda wait: None, realtime=True)
     out = stream.read(1000)
     assert not out.any() and stream.silent_frames == 1000
+
+
+def test_a_loop_that_begins_before_its_downbeat_keeps_its_bar_lines():
+    # The player may start a period a little before bar 1 (Loop.start < 0) so its seam
+    # falls in a sustain rather than on an attack; bar lines and crossfades stay musical.
+    shift = 200
+    a = noise_loop(1, bars=2)
+    a = Loop(audio=np.roll(a.audio, shift, axis=0), sample_rate=RATE, start=-shift, bars=2,
+             qpm=QPM, seam=a.seam)
+    b = noise_loop(2, bars=2)
+    b = Loop(audio=np.roll(b.audio, shift, axis=0), sample_rate=RATE, start=-shift, bars=2,
+             qpm=QPM, seam=b.seam)
+    queue = [a, b]
+    stream = Stream(lambda wait: queue.pop(0) if queue else None, loop_seconds=4.0,
+                    crossfade_beats=0, realtime=False)
+    out = stream.read(4 * BAR)
+    original_a, original_b = noise_loop(1, bars=2).audio, noise_loop(2, bars=2).audio
+    np.testing.assert_array_equal(out[:2 * BAR], original_a)  # from its downbeat, whole
+    # b comes in on a's bar line, from b's own downbeat
+    np.testing.assert_allclose(out[2 * BAR + 1:3 * BAR], original_b[1:BAR], atol=1e-6)
+    # and a's wrap (end of its period -> start) was on record, shift frames before its bar
+    assert 2 * BAR - shift in stream.joins

@@ -24,6 +24,8 @@ from composer.player.stream import Stream
 
 log = logging.getLogger("composer.player")
 
+SEAM_SHIFTS = (8.7, 4.35, 13.0, 17.4)  # ms before the downbeat, tried when the downbeat seam is > 1
+
 SETTABLE = ("tempo", "model", "temperature", "duration", "instrument", "bars", "crossfade")
 
 
@@ -136,13 +138,30 @@ class MidiLoopMaker:
         return self.render(self.compose())
 
     def finish(self, item) -> Loop:
-        """Measure the period's seam and wrap it up as a Loop."""
+        """Choose where the circular period begins, measure its seam, wrap it up as a Loop.
+
+        The period is sample-continuous all round (the tail is folded on), so any frame can
+        be its seam. On the downbeat the seam meets the phrase's first attack, which can
+        out-flux the music's 99th percentile; a few milliseconds earlier it falls in the last
+        bar's sustain. The downbeat is tried first, then SEAM_SHIFTS earlier positions, and
+        the first whose scores are all <= 1 is used (else the best); `Loop.start` records
+        it, and the stream keeps bar lines where the music has them."""
         from composer.loop import seam_scores
 
         settings, sequence, period = item
         rate = self.renderer.sample_rate
-        return Loop(audio=period, sample_rate=rate, start=0, bars=settings.bars,
-                    qpm=settings.qpm, seam=seam_scores(period, rate), sequence=sequence)
+        tried = []
+        for ms in (0.0, *SEAM_SHIFTS):
+            shift = round(ms * rate / 1000.0)
+            audio = np.roll(period, shift, axis=0) if shift else period
+            tried.append((seam_scores(audio, rate), shift, audio))
+            if tried[-1][0].ok:
+                break
+        seam, shift, audio = min(tried, key=lambda t: t[0].worst) if not tried[-1][0].ok \
+            else tried[-1]
+        return Loop(audio=audio, sample_rate=rate, start=-shift, bars=settings.bars,
+                    qpm=settings.qpm, seam=seam, scores={"seam_shift_ms": 1000.0 * shift / rate},
+                    sequence=sequence)
 
     def __call__(self) -> Loop:
         return self.finish(self.next_period())
@@ -283,6 +302,11 @@ class Player:
         path = Path(path)
         if path.suffix.lower() not in (".wav", ".flac"):
             path = path.with_suffix(".wav")
+        if loop.start:  # files start on the downbeat, so a DAW lines them up with its bars
+            from composer.loop import seam_scores
+
+            audio = np.roll(loop.audio, loop.start, axis=0)
+            loop = replace(loop, audio=audio, start=0, seam=seam_scores(audio, loop.sample_rate))
         write_loop(path, loop)
         written = [path]
         if loop.sequence is not None:

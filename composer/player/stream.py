@@ -24,15 +24,25 @@ from composer.audio import Loop
 
 @dataclass
 class Deck:
-    """A loop and how far it has played (in frames, counting every repetition)."""
+    """A loop and how far it has played. A loop's period may begin a little before its
+    first downbeat (`Loop.start` < 0, see the player); a deck starts on the downbeat and
+    counts bar lines from it."""
 
     loop: Loop
-    played: int = 0
-    edges: np.ndarray = field(init=False)
+    played: int = field(init=False)  # position in the period, counting every repetition
+    downbeat: int = field(init=False)  # where bar 1 begins in the period
+    edges: np.ndarray = field(init=False)  # bar lines, from the downbeat
 
     def __post_init__(self) -> None:
         bars = max(1, self.loop.bars)
+        self.downbeat = (-self.loop.start) % self.loop.frames
+        self.played = self.downbeat
         self.edges = np.round(np.arange(bars + 1) * self.loop.frames / bars).astype(np.int64)
+
+    @property
+    def elapsed(self) -> int:
+        """Frames played since the deck started."""
+        return self.played - self.downbeat
 
     def take(self, frames: int) -> np.ndarray:
         """The next `frames` of the loop repeated end to start."""
@@ -49,7 +59,7 @@ class Deck:
 
     def to_bar_line(self) -> int:
         """Frames until the next bar line (0 when the playhead is on one)."""
-        position = self.played % self.loop.frames
+        position = self.elapsed % self.loop.frames
         following = self.edges[np.searchsorted(self.edges, position)]
         return int(following - position)
 
@@ -102,7 +112,7 @@ class Stream:
             return 0.0
         loop = self.current.loop
         due = self._due_frames(loop)
-        return max(0.0, (due - self.current.played) / loop.sample_rate)
+        return max(0.0, (due - self.current.elapsed) / loop.sample_rate)
 
     # -- audio --------------------------------------------------------------------------
 
@@ -133,9 +143,9 @@ class Stream:
         if self.incoming is not None:
             return self._fade(most)
         deck = self.current
-        due = self.skip.is_set() or deck.played >= self._due_frames(deck.loop)
+        due = self.skip.is_set() or deck.elapsed >= self._due_frames(deck.loop)
         if not due:
-            until = self._due_frames(deck.loop) - deck.played
+            until = self._due_frames(deck.loop) - deck.elapsed
             return self._take(deck, min(most, until))
         to_line = deck.to_bar_line()
         if to_line == 0:
