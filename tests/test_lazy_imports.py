@@ -29,4 +29,4 @@ def test_note_seq_works_and_its_notebook_helpers_load_on_first_use():
     result = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "ok"
+    assert result.stdout.strip().splitlines()[-1] == "ok"  # libraries may print before it
