@@ -415,13 +415,7 @@ def play(
 ) -> None:
     """Endless music: loops generated, rendered and crossfaded on bar lines."""
     from composer.player import FileSink, NoAudioDevice, Player, PlaySettings, open_sink
-    from composer.player.player import _check
 
-    for name, value in (("qpm", tempo), ("program", program), ("bars", bars),
-                        ("loop_seconds", loop_seconds), ("crossfade_beats", crossfade),
-                        ("model", model)) + ((("temperature", temperature),)
-                                             if temperature is not None else ()):
-        _check(name, value)
     if minutes is not None and minutes <= 0:
         raise ValueError(f"--minutes must be positive, not {minutes:g}")
     settings = PlaySettings(model=model, qpm=tempo, program=program, temperature=temperature,
@@ -486,6 +480,7 @@ def _process_age() -> float:
 
 
 @app.command("shell")
+@user_errors
 def shell(
     model: Annotated[str, typer.Option("--model", "-m", help="Model to start with")] = "lstm",
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Driver: a .wav/.flac file, or 'null', instead of the speakers")] = None,

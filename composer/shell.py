@@ -20,7 +20,7 @@ from composer.player import (
     PlaySettings,
     SpeakerSink,
 )
-from composer.player.player import SETTABLE, _check, with_setting
+from composer.player.player import SETTABLE, with_setting
 from composer.player.sinks import Paced
 
 HELP = """commands:
@@ -43,7 +43,6 @@ class Shell(cmd.Cmd):
 
     def __init__(self, model: str = "lstm", driver: str = "speakers", stdin=None, stdout=None):
         super().__init__(stdin=stdin, stdout=stdout)
-        _check("model", model)
         self.settings = PlaySettings(model=model)
         self.driver = driver
         self.player: Player | None = None

@@ -26,6 +26,9 @@ log = logging.getLogger("composer.player")
 
 SEAM_SHIFTS = (8.7, 4.35, 13.0, 17.4)  # ms before the downbeat, tried when the downbeat seam is > 1
 
+LIMITS = {"qpm": (20.0, 400.0), "temperature": (0.05, 5.0), "loop_seconds": (0.5, 3600.0),
+          "program": (0, 127), "bars": (1, 64), "crossfade_beats": (0.0, 64.0)}
+
 SETTABLE = ("tempo", "model", "temperature", "duration", "instrument", "bars", "crossfade")
 
 
@@ -44,6 +47,17 @@ class PlaySettings:
     ahead: int = 2  # loops kept ready ahead of the playhead
     block: int = 4096  # frames handed to the sink at a time
     patience: float = 30.0  # offline: how long to wait for a late loop before repeating
+
+    def __post_init__(self) -> None:
+        """Settings come from users (flags, the shell): one clear ValueError for a bad one."""
+        from composer.generation import MODELS
+
+        if self.model not in MODELS:
+            raise ValueError(f"unknown model {self.model!r}; one of {', '.join(MODELS)}")
+        for field, (low, high) in LIMITS.items():
+            value = getattr(self, field)
+            if value is not None and not low <= value <= high:
+                raise ValueError(f"{field} must be between {low:g} and {high:g}, not {value:g}")
 
 
 @dataclass(frozen=True)
@@ -323,8 +337,8 @@ class Player:
             if self._key_cache[0] != id(loop):
                 self._key_cache = (id(loop), loop_key(loop))
             key = self._key_cache[1]
-        ahead = self.producer.queued_seconds()
         queued = self.producer.ready.qsize()
+        ahead = 0.0
         if loop is not None:
             # each queued loop will play for loop_seconds, and the current one has some left
             ahead = self.stream.seconds_left() + queued * max(self.settings.loop_seconds,
@@ -353,19 +367,5 @@ def with_setting(settings: PlaySettings, name: str, value: str) -> PlaySettings:
         parsed = kind(value)
     except ValueError:
         raise ValueError(f"{name}: {value!r} is not a {kind.__name__}") from None
-    _check(field, parsed)
-    return replace(settings, **{field: parsed})
+    return replace(settings, **{field: parsed})  # PlaySettings checks the value
 
-
-def _check(field: str, value) -> None:
-    from composer.generation import MODELS
-
-    limits = {"qpm": (20.0, 400.0), "temperature": (0.05, 5.0), "loop_seconds": (0.5, 3600.0),
-              "program": (0, 127), "bars": (1, 64), "crossfade_beats": (0.0, 64.0)}
-    if field == "model":
-        if value not in MODELS:
-            raise ValueError(f"unknown model {value!r}; one of {', '.join(MODELS)}")
-        return
-    low, high = limits[field]
-    if not low <= value <= high:
-        raise ValueError(f"{field} must be between {low:g} and {high:g}, not {value:g}")

@@ -82,10 +82,6 @@ class Producer:
             except queue.Empty:
                 return
 
-    def queued_seconds(self) -> float:
-        with self.ready.mutex:
-            return sum(loop.seconds for loop in self.ready.queue)
-
     def _failed(self, exc: Exception, delay: float) -> None:
         self.errors += 1
         self.last_error = f"{type(exc).__name__}: {exc}"

@@ -12,8 +12,6 @@ from pathlib import Path
 
 import numpy as np
 
-AUDIO_SUFFIXES = {".wav": "WAV", ".flac": "FLAC"}
-
 
 class NoAudioDevice(RuntimeError):
     """The speakers cannot be opened; str() is the one line a user needs."""
@@ -51,12 +49,11 @@ class FileSink(_OfflineSink):
     def __init__(self, path: str | os.PathLike, sample_rate: int = 44100, channels: int = 2) -> None:
         import soundfile
 
+        from composer.render.files import audio_format
         from training.fileio import temp_path_for
 
         self.path = Path(path)
-        kind = AUDIO_SUFFIXES.get(self.path.suffix.lower())
-        if kind is None:
-            raise ValueError(f"{self.path}: unsupported audio file type (use .wav or .flac)")
+        kind = audio_format(self.path)
         if not self.path.parent.is_dir():
             raise ValueError(f"{self.path}: folder {self.path.parent} does not exist")
         self.sample_rate = sample_rate
