@@ -49,7 +49,8 @@ class Clip:
     audio: np.ndarray  # float32 (frames + tail, channels)
     sample_rate: int = SAMPLE_RATE
     frames: int | None = None  # musical length; None: the whole audio
-    qpm: float | None = None  # tempo when known (MIDI path)
+    qpm: float | None = None  # beats a minute when known (MIDI path): quarter notes, or the
+    # meter's own unit in 3/8, 5/8 and the like (render.midi.meter)
     beats_per_bar: int = 4
     sequence: object | None = None  # the NoteSequence it was rendered from, if any
 

@@ -231,6 +231,19 @@ def test_render_loop_leaves_out_what_starts_after_the_period(dry):
     assert len(period) == 2 * SR and error_db(period, expected) < -60
 
 
+@pytest.mark.parametrize("signature, beats, grid_qpm, bar_s", [
+    ((4, 4), 4, 120.0, 2.0), ((3, 4), 3, 120.0, 1.5), ((6, 8), 3, 120.0, 1.5),
+    ((2, 2), 4, 120.0, 2.0), ((12, 8), 6, 120.0, 3.0), ((3, 8), 3, 240.0, 0.75),
+    ((7, 8), 7, 240.0, 1.75)])
+def test_bars_follow_the_time_signature(dry, signature, beats, grid_qpm, bar_s):
+    """A 6/8 bar is three quarter notes long, not six; 3/8 and 7/8 count eighths."""
+    seq = note_sequence([(60 + i % 5, i * 0.25, i * 0.25 + 0.2) for i in range(24)], 6.0)
+    seq.time_signatures.add(time=0.0, numerator=signature[0], denominator=signature[1])
+    clip = dry.render(seq, normalize=False)
+    assert (clip.beats_per_bar, clip.qpm) == (beats, grid_qpm)
+    assert np.diff(clip.grid().bars)[0] == round(bar_s * SR)
+    assert len(dry.render_loop(seq, bars=2, normalize=False)) == round(2 * bar_s * SR)
+
 def test_wrap_tail_folds_modulo_the_period():
     audio = np.arange(10, dtype=np.float32)[:, None].repeat(2, axis=1)
     period = wrap_tail(Clip(audio=audio, frames=4))

@@ -21,8 +21,10 @@ from composer.render.events import BEND, CONTROL, DRUM_BANK, OFF, ON, Events, sc
 from composer.render.loudness import normalize as normalize_loudness
 from composer.render.midi import (
     RenderError,
+    bar_seconds,
     beats_per_bar,
     constant_tempo,
+    grid_tempo,
     read_sequence,
 )
 from composer.render.seams import wrap_tail
@@ -37,22 +39,31 @@ SUSTAIN, ALL_NOTES_OFF = 64, 123
 
 
 def _bind(library) -> dict:
-    """Plain ctypes prototypes (pyfluidsynth's add argument-flag handling to every call)."""
+    """Plain ctypes prototypes (pyfluidsynth's add argument-flag handling to every call).
+
+    Only rendering lets go of the GIL. A note-on takes a microsecond; releasing the GIL for it
+    means queueing to get it back behind whatever Python runs in the other threads (the model
+    composing the next phrase), up to the interpreter's 5 ms switch interval per event, so
+    the short calls keep it (PYFUNCTYPE) and a phrase hands the GIL over once per stretch
+    of audio it renders."""
     vp, i = ctypes.c_void_p, ctypes.c_int
 
-    def proto(name: str, *args):
+    def released(name: str, *args):
         return ctypes.CFUNCTYPE(i, *args)((name, library))
 
+    def held(name: str, *args):
+        return ctypes.PYFUNCTYPE(i, *args)((name, library))
+
     return {
-        "write": proto("fluid_synth_write_float", vp, i, vp, i, i, vp, i, i),
-        "noteon": proto("fluid_synth_noteon", vp, i, i, i),
-        "noteoff": proto("fluid_synth_noteoff", vp, i, i),
-        "cc": proto("fluid_synth_cc", vp, i, i, i),
-        "bend": proto("fluid_synth_pitch_bend", vp, i, i),
-        "select": proto("fluid_synth_program_select", vp, i, i, i, i),
-        "reset": proto("fluid_synth_system_reset", vp),
-        "sounds_off": proto("fluid_synth_all_sounds_off", vp, i),
-        "voices": proto("fluid_synth_get_active_voice_count", vp),
+        "write": released("fluid_synth_write_float", vp, i, vp, i, i, vp, i, i),
+        "noteon": held("fluid_synth_noteon", vp, i, i, i),
+        "noteoff": held("fluid_synth_noteoff", vp, i, i),
+        "cc": held("fluid_synth_cc", vp, i, i, i),
+        "bend": held("fluid_synth_pitch_bend", vp, i, i),
+        "select": held("fluid_synth_program_select", vp, i, i, i, i),
+        "reset": held("fluid_synth_system_reset", vp),
+        "sounds_off": held("fluid_synth_all_sounds_off", vp, i),
+        "voices": held("fluid_synth_get_active_voice_count", vp),
     }
 
 
@@ -149,7 +160,8 @@ class Renderer:
                 audio = np.zeros((frames, 2), np.float32)
         if normalize:
             audio, _ = normalize_loudness(audio, sr, self.lufs, self.ceiling_db)
-        return Clip(audio=audio, sample_rate=sr, frames=frames, qpm=constant_tempo(sequence),
+        return Clip(audio=audio, sample_rate=sr, frames=frames,
+                    qpm=grid_tempo(sequence, constant_tempo(sequence)),
                     beats_per_bar=beats_per_bar(sequence), sequence=sequence)
 
     def render_midi(self, path: str | os.PathLike, **options) -> Clip:
@@ -167,7 +179,7 @@ class Renderer:
         """
         if bars is not None:
             qpm = qpm or constant_tempo(sequence) or 120.0
-            sequence = _first(sequence, bars * beats_per_bar(sequence) * 60.0 / qpm)
+            sequence = _first(sequence, bars * bar_seconds(sequence, qpm))
         period = wrap_tail(self.render(sequence, program=program, normalize=False))
         if normalize:
             period, _ = normalize_loudness(period, self.sample_rate, self.lufs, self.ceiling_db)
