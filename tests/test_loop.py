@@ -226,6 +226,30 @@ def test_seam_scores_take_any_period():
         seam_scores(np.full(SR, np.nan), SR)
 
 
+def test_a_circular_period_wraps_where_it_joins_best():
+    """The downbeat when it is seamless; else another bar line, never a broken join."""
+    from composer.loop.seam import SeamProfile
+    from composer.loop.wrap import choose_wrap
+
+    rng = np.random.default_rng(1)
+    t = np.arange(SR) / SR
+    noise = 0.01 * rng.standard_normal((SR, 2))
+    steady = 0.3 * np.sin(2 * np.pi * 220.0 * t)[:, None] + noise
+    assert choose_wrap(steady, SR, bars=4)[0] == 0
+    broken = 0.3 * np.sin(2 * np.pi * 223.3 * t)[:, None] + noise  # cut mid-cycle at 0 only
+    assert not seam_scores(broken, SR).ok
+    start, scores = choose_wrap(broken, SR, bars=4)
+    assert scores.ok and start % (SR // 4) in (0, *[SR // 4 - round(ms * SR / 1000)
+                                                   for ms in (8.7, 4.35, 13.0, 17.4)])
+    assert start % SR != 0
+    assert scores == seam_scores(np.roll(broken, -start, axis=0), SR)
+    # the profile scores the downbeat exactly as seam_scores does, and ranks the break worst
+    profile = SeamProfile(broken, SR)
+    assert profile.at(0) == seam_scores(broken, SR)
+    positions = np.arange(0, SR, SR // 8)
+    assert np.argmax(profile.estimate(positions)) == 0
+
+
 # --- files ---------------------------------------------------------------------------------
 
 def _smpl_loops(path: Path) -> list[tuple[int, int]]:

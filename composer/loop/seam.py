@@ -10,7 +10,8 @@ A wrap placed exactly on a strong attack measures that attack: a phrase's first 
 often among its strongest 1 %, so even a perfect loop (a phrase with its tail folded onto its
 start) can score above 1 on flux when it wraps on its downbeat, and well below 1 when the same
 audio wraps 5-10 ms earlier. find_loop lets a join move a few milliseconds off the grid for
-this reason, and says by how much.
+this reason, and says by how much; a period that can wrap anywhere (the player's) is measured
+once as a SeamProfile and wrapped where it joins best (composer.loop.wrap).
 
 The measure functions take audio shaped (..., channels, frames) and index it circularly, so
 the same code measures a whole period, a whole clip (the detector's reference levels) and a
@@ -20,6 +21,7 @@ batch of short excerpts around candidate joins.
 from __future__ import annotations
 
 import numpy as np
+import scipy.fft
 
 from composer.audio import SeamScores
 
@@ -83,13 +85,15 @@ def high_pass(x: np.ndarray, sample_rate: int, cutoff: float = HIGH_PASS_HZ) -> 
     size = fast_length(wrapped.shape[-1])
     f = np.fft.rfftfreq(size, 1.0 / sample_rate)
     gain = (1.0 / np.sqrt(1.0 + (cutoff / np.maximum(f, 1e-9)) ** 8)).astype(np.float32)
-    out = np.fft.irfft(np.fft.rfft(wrapped, size, axis=-1) * gain, size, axis=-1)
-    return out[..., pad:pad + n].astype(np.float64)
+    out = scipy.fft.irfft(scipy.fft.rfft(wrapped, size, axis=-1) * gain, size, axis=-1)
+    return out[..., pad:pad + n]
 
 
 def _cumulative(x: np.ndarray) -> np.ndarray:
-    """Running sum with a leading zero, so a window's sum is two lookups."""
-    return np.concatenate([np.zeros(x.shape[:-1] + (1,)), np.cumsum(x, axis=-1)], axis=-1)
+    """Running sum with a leading zero, so a window's sum is two lookups (in float64: a
+    float32 sum of a minute of audio cannot tell one millisecond's energy from rounding)."""
+    return np.concatenate([np.zeros(x.shape[:-1] + (1,)), np.cumsum(x, axis=-1, dtype=np.float64)],
+                          axis=-1)
 
 
 def _window_sums(c: np.ndarray, positions: np.ndarray, width: int) -> np.ndarray:
@@ -113,10 +117,17 @@ def dip_values(x: np.ndarray, sample_rate: int, positions: np.ndarray) -> np.nda
     """How far (dB) the RMS over RMS_SECONDS falls below both its neighbours one window
     away. In dB, because a dip is as audible in a quiet passage as in a loud one; levels are
     floored DIP_FLOOR_DB below the signal's overall RMS, so silence has no dips."""
-    width = rms_width(sample_rate)
-    c = _cumulative(np.einsum("...cf,...cf->...f", x, x) / x.shape[-2])
+    return _dips(_power_sums(x), positions, rms_width(sample_rate))
+
+
+def _power_sums(x: np.ndarray) -> np.ndarray:
+    return _cumulative(np.einsum("...cf,...cf->...f", x, x) / x.shape[-2])
+
+
+def _dips(c: np.ndarray, positions: np.ndarray, width: int) -> np.ndarray:
+    """dip_values from _power_sums(x)."""
     power = np.stack([_window_sums(c, positions + k * width, width) for k in (-1, 0, 1)]) / width
-    overall = c[..., -1:] / x.shape[-1]
+    overall = c[..., -1:] / (c.shape[-1] - 1)
     db = 10.0 * np.log10(np.maximum(power, overall * 10 ** (DIP_FLOOR_DB / 10) + 1e-30))
     return np.maximum(np.minimum(db[0], db[2]) - db[1], 0.0)
 
@@ -129,9 +140,11 @@ def band_edges(n_fft: int, sample_rate: int, bands: int = BANDS) -> np.ndarray:
 
 
 def band_power(frames: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Hann-windowed frames (..., n_fft) -> mean power in log-spaced bands."""
+    """Hann-windowed frames (..., n_fft) -> mean power in log-spaced bands, in the frames'
+    precision (float32 halves the cost, and a dB difference needs no more)."""
     n_fft = frames.shape[-1]
-    spectrum = np.fft.rfft(frames * np.hanning(n_fft), axis=-1)
+    windowed = frames * np.hanning(n_fft).astype(frames.dtype)
+    spectrum = scipy.fft.rfft(windowed, axis=-1, overwrite_x=True)  # keeps float32, unlike numpy
     spectrum = spectrum.real ** 2 + spectrum.imag ** 2
     edges = band_edges(n_fft, sample_rate)
     power = np.add.reduceat(spectrum[..., edges[0]:], edges - edges[0], axis=-1)
@@ -178,7 +191,7 @@ def flux_grid(x: np.ndarray, sample_rate: int, origin: int = 0,
     hop = n_fft // 4
     step = step or n_fft // 16
     per_hop = max(1, hop // step)
-    mono = np.mean(x, axis=-2)
+    mono = np.mean(x, axis=-2, dtype=np.float32)
     n = mono.shape[-1]
     count = max(1, n // step)
     # Frame j starts at first + j * step; read them as strided views of the circle unrolled.
@@ -195,19 +208,6 @@ def flux_grid(x: np.ndarray, sample_rate: int, origin: int = 0,
 
 # --- the scores ---------------------------------------------------------------------------
 
-def grids(frames: int, sample_rate: int, seam: int) -> dict[str, np.ndarray]:
-    """Positions through `seam` (as flux_grid and the click and dip steps place them),
-    minus those whose windows reach it."""
-    steps = {"click": click_width(sample_rate) // 2, "dip": max(1, rms_width(sample_rate) // 8),
-             "flux": flux_size(sample_rate) // 16}
-    out = {}
-    for name, hop in steps.items():
-        t = seam + np.arange(1, frames // hop) * hop
-        distance = np.minimum(t - seam, seam + frames - t)
-        out[name] = t[distance > reach(sample_rate)[name]] % frames
-    return out
-
-
 def floors(x: np.ndarray, sample_rate: int) -> dict[str, float]:
     """Levels below which a measure is inaudible: no division by a perfectly steady nothing.
     x is (channels, frames)."""
@@ -222,25 +222,77 @@ def ratio(seam: np.ndarray | float, inside: np.ndarray, floor: float) -> np.ndar
     return np.where(np.asarray(seam) > 1e-3 * floor, np.asarray(seam) / reference, 0.0)
 
 
+class SeamProfile:
+    """Every measure all round a circular period, so its seam can be scored anywhere.
+
+    A period that is sample-continuous all round (a phrase with its tail folded on) may wrap
+    at any frame; a player picks the frame that joins best. Built once (the cost of one
+    `seam_scores`), it scores any position cheaply: `at(p)` is exactly what
+    `seam_scores(np.roll(period, -p))` measures when p is 0, and the same measures on this
+    profile's grids (a few samples out of phase) elsewhere; `estimate` ranks many positions
+    at once against references taken over the whole circle.
+    """
+
+    def __init__(self, period: np.ndarray, sample_rate: int) -> None:
+        x = as_channels(period)
+        frames = x.shape[-1]
+        if frames < MIN_SECONDS * sample_rate:
+            raise ValueError(f"a loop of {frames / sample_rate:.3f} s is too short to measure "
+                             f"its seam (at least {MIN_SECONDS} s)")
+        self.x, self.sample_rate, self.frames = x, sample_rate, frames
+        self.floor = floors(x, sample_rate)
+        self.reach = reach(sample_rate)
+        hp = high_pass(x, sample_rate)
+        self._click_sums = _cumulative(np.einsum("...cf,...cf->...f", hp, hp))
+        self._power_sums = _power_sums(x)
+        hops = {"click": click_width(sample_rate) // 2, "dip": max(1, rms_width(sample_rate) // 8)}
+        self.positions = {name: np.arange(0, frames, hop) for name, hop in hops.items()}
+        self.values = {"click": self._click(self.positions["click"]),
+                       "dip": self._dip(self.positions["dip"])}
+        self.positions["flux"], self.values["flux"], self._top = flux_grid(x, sample_rate, 0)
+        self._x32: np.ndarray | None = None
+
+    def _click(self, positions: np.ndarray) -> np.ndarray:
+        return _window_sums(self._click_sums, positions, click_width(self.sample_rate))
+
+    def _dip(self, positions: np.ndarray) -> np.ndarray:
+        return _dips(self._power_sums, positions, rms_width(self.sample_rate))
+
+    def _flux(self, positions: np.ndarray) -> np.ndarray:
+        """The pair straddling each position, as flux_grid frames and weighs them."""
+        if self._x32 is None:
+            self._x32 = self.x.astype(np.float32)
+        return flux_values(flux_power(self._x32, self.sample_rate, positions), self._top)
+
+    def at(self, position: int) -> SeamScores:
+        """The scores of a seam at `position`, against the music away from it."""
+        position %= self.frames
+        out = {}
+        for name in ("click", "dip", "flux"):
+            t = self.positions[name]
+            distance = np.abs(t - position)
+            distance = np.minimum(distance, self.frames - distance)
+            inside = self.values[name][distance > self.reach[name]]
+            here = getattr(self, f"_{name}")(np.array([position]))[0]
+            out[name] = float(ratio(here, inside, self.floor[name]))
+        return SeamScores(**out)
+
+    def estimate(self, positions: np.ndarray) -> np.ndarray:
+        """The worst of the three scores at each position, each against its measure's 99th
+        percentile all round (a seam's own neighbourhood barely moves it): for ranking."""
+        positions = np.asarray(positions, dtype=np.int64) % self.frames
+        worst = np.zeros(len(positions))
+        measures = {"click": self._click, "dip": self._dip, "flux": self._flux}
+        for name, measure in measures.items():
+            worst = np.maximum(worst, ratio(measure(positions), self.values[name],
+                                            self.floor[name]))
+        return worst
+
+
 def seam_scores(period: np.ndarray, sample_rate: int) -> SeamScores:
     """Click, level dip and spectral flux at the seam of `period` (frames[, channels]) played
     end -> start, each over the 99th percentile of the same measure inside the period."""
-    x = as_channels(period)
-    frames = x.shape[-1]
-    if frames < MIN_SECONDS * sample_rate:
-        raise ValueError(f"a loop of {frames / sample_rate:.3f} s is too short to measure its "
-                         f"seam (at least {MIN_SECONDS} s)")
-    # The wrap is at frame 0: y[-1] is followed by y[0]; circular indexing does the rest.
-    where = grids(frames, sample_rate, 0)
-    floor = floors(x, sample_rate)
-    seam = np.array([0])
-    click = click_values(x, sample_rate, np.concatenate([seam, where["click"]]))
-    dip = dip_values(x, sample_rate, np.concatenate([seam, where["dip"]]))
-    boundaries, flux, _ = flux_grid(x, sample_rate, 0)
-    inside = np.isin(boundaries, where["flux"])
-    return SeamScores(click=float(ratio(click[0], click[1:], floor["click"])),
-                      dip=float(ratio(dip[0], dip[1:], floor["dip"])),
-                      flux=float(ratio(flux[0], flux[inside], floor["flux"])))
+    return SeamProfile(period, sample_rate).at(0)
 
 
 def as_channels(period: np.ndarray) -> np.ndarray:

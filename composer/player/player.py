@@ -24,8 +24,6 @@ from composer.player.stream import Stream
 
 log = logging.getLogger("composer.player")
 
-SEAM_SHIFTS = (8.7, 4.35, 13.0, 17.4)  # ms before the downbeat, tried when the downbeat seam is > 1
-
 LIMITS = {"qpm": (20.0, 400.0), "temperature": (0.05, 5.0), "loop_seconds": (0.5, 3600.0),
           "program": (0, 127), "bars": (1, 64), "crossfade_beats": (0.0, 64.0)}
 
@@ -152,29 +150,17 @@ class MidiLoopMaker:
         return self.render(self.compose())
 
     def finish(self, item) -> Loop:
-        """Choose where the circular period begins, measure its seam, wrap it up as a Loop.
-
-        The period is sample-continuous all round (the tail is folded on), so any frame can
-        be its seam. On the downbeat the seam meets the phrase's first attack, which can
-        out-flux the music's 99th percentile; a few milliseconds earlier it falls in the last
-        bar's sustain. The downbeat is tried first, then SEAM_SHIFTS earlier positions, and
-        the first whose scores are all <= 1 is used (else the best); `Loop.start` records
-        it, and the stream keeps bar lines where the music has them."""
-        from composer.loop import seam_scores
+        """Choose where the circular period wraps (composer.loop.wrap: the downbeat unless
+        another bar line joins better), measure the seam, wrap it up as a Loop. `Loop.start`
+        records the choice; the stream still counts bar lines from the downbeat."""
+        from composer.loop.wrap import choose_wrap
 
         settings, sequence, period = item
         rate = self.renderer.sample_rate
-        tried = []
-        for ms in (0.0, *SEAM_SHIFTS):
-            shift = round(ms * rate / 1000.0)
-            audio = np.roll(period, shift, axis=0) if shift else period
-            tried.append((seam_scores(audio, rate), shift, audio))
-            if tried[-1][0].ok:
-                break
-        seam, shift, audio = min(tried, key=lambda t: t[0].worst) if not tried[-1][0].ok \
-            else tried[-1]
-        return Loop(audio=audio, sample_rate=rate, start=-shift, bars=settings.bars,
-                    qpm=settings.qpm, seam=seam, scores={"seam_shift_ms": 1000.0 * shift / rate},
+        start, seam = choose_wrap(period, rate, settings.bars)
+        audio = np.roll(period, -start, axis=0) if start else period
+        return Loop(audio=audio, sample_rate=rate, start=start, bars=settings.bars,
+                    qpm=settings.qpm, seam=seam, scores={"seam_at_s": start / rate},
                     sequence=sequence)
 
     def __call__(self) -> Loop:

@@ -24,9 +24,9 @@ from composer.audio import Loop
 
 @dataclass
 class Deck:
-    """A loop and how far it has played. A loop's period may begin a little before its
-    first downbeat (`Loop.start` < 0, see the player); a deck starts on the downbeat and
-    counts bar lines from it."""
+    """A loop and how far it has played. A loop's period need not begin on its first
+    downbeat (`Loop.start` says where it begins, composer.loop.wrap why); a deck starts on
+    the downbeat and counts bar lines from it."""
 
     loop: Loop
     played: int = field(init=False)  # position in the period, counting every repetition
