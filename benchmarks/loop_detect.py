@@ -15,7 +15,8 @@ soundfont (composer.render.Renderer) on a rotating choice of instruments, then
 find_loop(max_bars=4). Beside them, on the same renders: a naive loop cut exactly on bar
 lines (bars 2-4, no detector), find_loop on the same audio with the tempo unknown (as a
 user's file), and the player's loop (the whole phrase with its tail folded
-onto its start, composer.render.wrap_tail). Goal: every score <= 1.
+onto its start, composer.render.wrap_tail), wrapped on its downbeat and where
+composer.loop.wrap.choose_wrap puts the seam. Goal: every score <= 1.
 
 Raw numbers go to benchmarks/results/loop.json; a Markdown summary is printed.
 """
@@ -162,6 +163,7 @@ def speed(runs: int, renderer, files: dict[str, list[Path]]) -> dict:
 def seams(count: int, renderer, files: dict[str, list[Path]]) -> dict:
     from composer.audio import Clip
     from composer.loop import find_loop, seam_scores
+    from composer.loop.wrap import choose_wrap
     from composer.render import wrap_tail
 
     rng = random.Random(0)
@@ -182,8 +184,10 @@ def seams(count: int, renderer, files: dict[str, list[Path]]) -> dict:
         heard = find_loop(Clip(audio=clip.audio, sample_rate=SR), max_bars=4)
         beat = 60.0 / clip.qpm * SR
         off_beats = abs(heard.frames / beat - round(heard.frames / beat)) * beat / SR * 1000
+        period = wrap_tail(clip)
         scores = {"detector": loop.seam, "estimated": heard.seam, "naive": seam_scores(naive, SR),
-                  "player": seam_scores(wrap_tail(clip), SR)}
+                  "downbeat": seam_scores(period, SR),
+                  "player": choose_wrap(period, SR, bars=8)[1]}
         rows.append({"piece": "/".join(path.parts[-3:]), "program": program,
                      "qpm": clip.qpm, "bars": loop.bars, "start_s": loop.start / SR,
                      "shift_ms": loop.scores["shift_ms"], "seconds": took,
@@ -195,7 +199,7 @@ def seams(count: int, renderer, files: dict[str, list[Path]]) -> dict:
         if len(rows) % 10 == 0:
             print(f"{len(rows)} loops", flush=True)
     summary = {}
-    for kind in ("detector", "estimated", "naive", "player"):
+    for kind in ("detector", "estimated", "naive", "downbeat", "player"):
         table = {m: np.array([r[f"{kind}_{m}"] for r in rows]) for m in ("click", "dip", "flux")}
         worst = np.maximum.reduce(list(table.values()))
         summary[kind] = {"all_ok": int(np.sum(worst <= 1.0)), "loops": len(rows),
@@ -249,7 +253,8 @@ def main() -> None:
     for kind, label in (("detector", "find_loop, tempo known (exact grid)"),
                         ("estimated", "find_loop, tempo unknown (beat tracking)"),
                         ("naive", "reference: cut on bar lines"),
-                        ("player", "reference: phrase with its tail folded (wrap_tail)")):
+                        ("downbeat", "reference: phrase with its tail folded, wrapped on the downbeat"),
+                        ("player", "the player's loop: the same, wrapped where it joins best")):
         r = s[kind]
         print(f"| {label} | {r['all_ok']} / {r['loops']} | "
               + " | ".join(f"{r[m]['median']:.2f} / {r[m]['max']:.2f}"

@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/player.py throughput [--loops 12 --runs 3]
     .venv/bin/python benchmarks/player.py first-sound [--runs 5]
     .venv/bin/python benchmarks/player.py soak [--minutes 60]
+    .venv/bin/python benchmarks/player.py seams [--loops 12 --models lstm,vae-2bar,...]
 
 throughput: seconds of finished, loop-ready audio per wall second from the player's producer
 (compose -> render -> wrap -> loudness in one thread, seam analysis in another), beside the
@@ -13,6 +14,8 @@ first-sound: `composer play --out` as a user runs it, from process start to the 
 of audio handed to the sink (the CLI reports it; goal <= 3 s).
 soak: an hour of music into the null sink at full speed: underruns (silence after the first
 sound, switches that found no loop ready) and resident memory over time (goal: 0, <= 5 %).
+seams: the seam scores of the player's own loops for each model, and where each loop wraps
+(the downbeat, a few ms before it, or another bar line: composer.loop.wrap).
 Results go to benchmarks/results/player-<name>.json.
 """
 
@@ -46,7 +49,7 @@ def rss_mb() -> float:
 
 
 def throughput(args) -> dict:
-    from composer.player.player import MidiLoopMaker, PlaySettings
+    from composer.player.player import MidiLoopMaker, Player, PlaySettings
     from composer.player.producer import Producer
 
     settings = PlaySettings(model=args.model, seed=0, bars=args.bars)
@@ -54,8 +57,10 @@ def throughput(args) -> dict:
     maker()  # warm: first-call allocations, soundfont pages
     runs = []
     for run in range(args.runs):
-        # The player's own producer: compose + render in one thread, seam analysis in another.
-        producer = Producer(maker.next_period, maker.finish, ahead=args.loops)
+        # The player's own producer (Player.stages), or the other split for comparison.
+        stages = {"player": Player.stages(maker), "2": (maker.next_period, maker.finish),
+                  "3": (maker.compose, maker.render, maker.finish)}[args.stages]
+        producer = Producer(*stages, ahead=args.loops)
         start = time.perf_counter()
         producer.start()
         loops = [producer.get(wait=True) for _ in range(args.loops)]
@@ -85,10 +90,37 @@ def throughput(args) -> dict:
               f"{audio / render:.1f}x, ratio {render / full:.2f} (generate {generate:.2f} s, "
               f"seam {seam:.2f} s, render {render:.2f} s of {full:.2f} s); seams <= 1: "
               f"{seams_ok} of {len(loops)}", flush=True)
-    return {"model": args.model, "bars": args.bars, "loops": args.loops, "runs": runs,
+    return {"model": args.model, "bars": args.bars, "loops": args.loops, "stages": args.stages,
+            "runs": runs,
             "median_pipeline_x": statistics.median(r["pipeline_x"] for r in runs),
             "median_render_only_x": statistics.median(r["render_only_x"] for r in runs),
             "median_ratio": statistics.median(r["ratio"] for r in runs)}
+
+
+def seams(args) -> dict:
+    """Seam scores of the player's own loops, model by model, and where each one wraps."""
+    from composer.player.player import MidiLoopMaker, PlaySettings
+
+    out = {}
+    for model in args.models.split(","):
+        maker = MidiLoopMaker(PlaySettings(model=model, seed=args.seed, bars=args.bars))
+        rows = []
+        for _ in range(args.loops):
+            loop = maker()
+            bar = loop.frames / loop.bars
+            near = round(loop.start / bar)
+            rows.append({"click": loop.seam.click, "dip": loop.seam.dip, "flux": loop.seam.flux,
+                         "start_ms": 1000.0 * loop.start / loop.sample_rate,
+                         "wrap": "downbeat" if loop.start == 0 else
+                         "before the downbeat" if near == 0 else "another bar line"})
+        wraps = [r["wrap"] for r in rows]
+        out[model] = {"loops": rows, "all_ok": sum(max(r["click"], r["dip"], r["flux"]) <= 1.0
+                                                   for r in rows),
+                      "worst": max(max(r["click"], r["dip"], r["flux"]) for r in rows),
+                      "wraps": {w: wraps.count(w) for w in sorted(set(wraps))}}
+        print(f"{model}: {out[model]['all_ok']} of {args.loops} loops with every seam score "
+              f"<= 1 (worst {out[model]['worst']:.2f}); wraps {out[model]['wraps']}", flush=True)
+    return {"bars": args.bars, "seed": args.seed, "models": out}
 
 
 def first_sound(args) -> dict:
@@ -150,14 +182,21 @@ def soak(args) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", choices=("throughput", "first-sound", "soak"))
+    parser.add_argument("what", choices=("throughput", "first-sound", "soak", "seams"))
     parser.add_argument("--model", default="lstm")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--loops", type=int, default=12)
     parser.add_argument("--bars", type=int, default=8)
     parser.add_argument("--minutes", type=float, default=60.0)
+    parser.add_argument("--models", default="lstm,vae-2bar,vae-16bar,gan,hybrid",
+                        help="seams: the models whose loops are measured")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--stages", choices=("player", "2", "3"), default="player",
+                        help="throughput: the player's pipeline, or compose+render | analyse "
+                             "(2), or compose | render | analyse (3)")
     args = parser.parse_args()
-    result = {"throughput": throughput, "first-sound": first_sound, "soak": soak}[args.what](args)
+    result = {"throughput": throughput, "first-sound": first_sound, "soak": soak,
+              "seams": seams}[args.what](args)
     result["machine"] = machine()
     result["load_average_at_end"] = os.getloadavg()
     out = ROOT / f"benchmarks/results/player-{args.what}.json"

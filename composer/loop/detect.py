@@ -27,7 +27,7 @@ from composer.loop.seam import seam_scores
 from composer.loop.zero import best_lengths, mismatch
 
 FINALISTS = 4  # candidates whose joins are tried at full rate, at a time ...
-MAX_FINALISTS = 12  # ... until one is predicted seamless, or this many were tried
+MAX_FINALISTS = 32  # ... until one is predicted seamless, or this many were tried
 SHIFT_BEATS = 0.125  # how far (in beats) a join may move to avoid an attack ...
 SHIFT_SECONDS = 0.060  # ... and at most this far
 SHIFT_STEP = 0.004  # coarse steps, then every millisecond around the best

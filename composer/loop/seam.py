@@ -36,6 +36,7 @@ FLOOR_DB = -80.0  # spectra are compared in dB above this floor (below the loude
 FLUX_FLOOR = 0.1  # mean dB rise too small to hear
 DIP_FLOOR = 0.1  # dB
 BANDS = 40  # log-spaced bands for the spectral flux
+CHUNK_FRAMES = 256  # spectral frames transformed at a time (about 1 MB each way)
 
 
 # --- the three measures ---------------------------------------------------------------
@@ -141,14 +142,24 @@ def band_edges(n_fft: int, sample_rate: int, bands: int = BANDS) -> np.ndarray:
 
 def band_power(frames: np.ndarray, sample_rate: int) -> np.ndarray:
     """Hann-windowed frames (..., n_fft) -> mean power in log-spaced bands, in the frames'
-    precision (float32 halves the cost, and a dB difference needs no more)."""
+    precision (float32 halves the cost, and a dB difference needs no more).
+
+    Frames go through in chunks of CHUNK_FRAMES: a 16 s period has 11,000 overlapping frames,
+    90 MB as one windowed array and its spectrum, which would push the synthesizer rendering
+    on the other core out of the shared cache; a chunk's few MB stay in it."""
     n_fft = frames.shape[-1]
-    windowed = frames * np.hanning(n_fft).astype(frames.dtype)
-    spectrum = scipy.fft.rfft(windowed, axis=-1, overwrite_x=True)  # keeps float32, unlike numpy
-    spectrum = spectrum.real ** 2 + spectrum.imag ** 2
     edges = band_edges(n_fft, sample_rate)
-    power = np.add.reduceat(spectrum[..., edges[0]:], edges - edges[0], axis=-1)
-    return power / np.diff(np.append(edges, spectrum.shape[-1]))
+    width = np.diff(np.append(edges, n_fft // 2 + 1)).astype(frames.dtype)
+    window = np.hanning(n_fft).astype(frames.dtype)
+    rows = frames.reshape(-1, n_fft)
+    out = np.empty((len(rows), len(edges)), dtype=np.result_type(frames.dtype, np.float32))
+    for lo in range(0, len(rows), CHUNK_FRAMES):
+        windowed = rows[lo:lo + CHUNK_FRAMES] * window
+        spectrum = scipy.fft.rfft(windowed, axis=-1, overwrite_x=True)  # keeps float32
+        spectrum = spectrum.real ** 2 + spectrum.imag ** 2
+        out[lo:lo + CHUNK_FRAMES] = np.add.reduceat(spectrum[:, edges[0]:], edges - edges[0],
+                                                    axis=-1) / width
+    return out.reshape(*frames.shape[:-1], len(edges))
 
 
 def to_db(power: np.ndarray, top: float | None = None) -> np.ndarray:
@@ -250,7 +261,6 @@ class SeamProfile:
         self.values = {"click": self._click(self.positions["click"]),
                        "dip": self._dip(self.positions["dip"])}
         self.positions["flux"], self.values["flux"], self._top = flux_grid(x, sample_rate, 0)
-        self._x32: np.ndarray | None = None
 
     def _click(self, positions: np.ndarray) -> np.ndarray:
         return _window_sums(self._click_sums, positions, click_width(self.sample_rate))
@@ -260,9 +270,7 @@ class SeamProfile:
 
     def _flux(self, positions: np.ndarray) -> np.ndarray:
         """The pair straddling each position, as flux_grid frames and weighs them."""
-        if self._x32 is None:
-            self._x32 = self.x.astype(np.float32)
-        return flux_values(flux_power(self._x32, self.sample_rate, positions), self._top)
+        return flux_values(flux_power(self.x, self.sample_rate, positions), self._top)
 
     def at(self, position: int) -> SeamScores:
         """The scores of a seam at `position`, against the music away from it."""
@@ -296,15 +304,16 @@ def seam_scores(period: np.ndarray, sample_rate: int) -> SeamScores:
 
 
 def as_channels(period: np.ndarray) -> np.ndarray:
-    """(frames[, channels]) audio as contiguous float64 (channels, frames), the layout the
-    measures run fastest on; a clear ValueError for anything that is not audio."""
+    """(frames[, channels]) audio as contiguous float32 (channels, frames), the layout the
+    measures run fastest on (sums that need more precision accumulate in float64); a clear
+    ValueError for anything that is not audio."""
     audio = np.asarray(period)
     if audio.ndim == 1:
         audio = audio[:, None]
     if audio.ndim != 2 or audio.shape[1] == 0:
         raise ValueError(f"a loop period must be (frames,) or (frames, channels), "
                          f"not shape {np.shape(period)}")
-    x = np.ascontiguousarray(audio.T, dtype=np.float64)
+    x = np.ascontiguousarray(audio.T, dtype=np.float32)
     if not np.all(np.isfinite(x)):
         raise ValueError("a loop period must not contain NaN or infinity")
     return x

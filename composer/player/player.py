@@ -174,16 +174,20 @@ class Player:
     speed); `start()` plays in a background thread until `stop()`.
     """
 
+    @staticmethod
+    def stages(maker) -> tuple[Callable, ...]:
+        """The producer's threads: on the MIDI path composing and rendering in one, the seam
+        analysis in another, so rendering and analysis overlap on two cores."""
+        if isinstance(maker, MidiLoopMaker):
+            return maker.next_period, maker.finish
+        return (maker,)
+
     def __init__(self, settings: PlaySettings, sink, *,
                  make: Callable[[], Loop] | None = None) -> None:
         self.settings = settings
         self.sink = sink
         self.maker = make if make is not None else MidiLoopMaker(settings)
-        if isinstance(self.maker, MidiLoopMaker):  # render and analysis overlap on two cores
-            self.producer = Producer(self.maker.next_period, self.maker.finish,
-                                     ahead=settings.ahead)
-        else:
-            self.producer = Producer(self.maker, ahead=settings.ahead)
+        self.producer = Producer(*self.stages(self.maker), ahead=settings.ahead)
         self.stream = Stream(self._next_loop, loop_seconds=settings.loop_seconds,
                              crossfade_beats=settings.crossfade_beats,
                              realtime=getattr(sink, "realtime", False))

@@ -56,6 +56,8 @@ def _bind(library) -> dict:
 
     return {
         "write": released("fluid_synth_write_float", vp, i, vp, i, i, vp, i, i),
+        # a short stretch (a tail chunk, a discard) costs less than a GIL handover
+        "write_held": held("fluid_synth_write_float", vp, i, vp, i, i, vp, i, i),
         "noteon": held("fluid_synth_noteon", vp, i, i, i),
         "noteoff": held("fluid_synth_noteoff", vp, i, i),
         "cc": held("fluid_synth_cc", vp, i, i, i),
@@ -230,7 +232,7 @@ class Renderer:
         base = buffer.ctypes.data
         while pos < stop:
             n = min(chunk, stop - pos)
-            self._c["write"](self._handle, n, base + 8 * pos, 0, 2, base + 8 * pos, 1, 2)
+            self._c["write_held"](self._handle, n, base + 8 * pos, 0, 2, base + 8 * pos, 1, 2)
             rms = float(np.sqrt(np.mean(np.square(buffer[pos:pos + n], dtype=np.float64))))
             pos += n
             if rms < threshold:
@@ -259,7 +261,7 @@ class Renderer:
             return 0.0
         scratch = np.zeros((frames, 2), np.float32)
         address = scratch.ctypes.data
-        self._c["write"](self._handle, frames, address, 0, 2, address, 1, 2)
+        self._c["write_held"](self._handle, frames, address, 0, 2, address, 1, 2)
         self._written += frames
         return float(np.abs(scratch).max())
 
