@@ -33,23 +33,28 @@ def choose_wrap(period: np.ndarray, sample_rate: int, bars: int,
     """
     profile = SeamProfile(period, sample_rate)
     frames = profile.frames
-    shifts = [round(ms * sample_rate / 1000.0) for ms in (0.0, *shifts_ms)]
-    tried: list[tuple[float, int, SeamScores]] = []
-    for shift in shifts:  # the downbeat and just before it: bar 1 stays where the period starts
-        position = -shift % frames
-        scores = profile.at(position)
-        tried.append((scores.worst, position, scores))
+    shifts = np.array([round(ms * sample_rate / 1000.0) for ms in (0.0, *shifts_ms)])
+    downbeat = -shifts % frames  # the downbeat and just before it: bar 1 starts the period
+    lines = np.round(np.arange(1, max(1, bars)) * frames / max(1, bars)).astype(np.int64)
+    others = (lines[:, None] - shifts[None, :]).ravel() % frames
+    others = others[np.argsort(profile.estimate(others), kind="stable")][:TRIES]
+
+    def measured(position: int) -> SeamScores:  # what anyone measuring the loop will find
+        if position == 0:
+            return profile.at(0)  # the same measurement
+        return seam_scores(np.roll(period, -position, axis=0), sample_rate)
+
+    best: tuple[float, int, SeamScores, bool] | None = None
+    for position in (int(p) for p in (*downbeat, *others)):
+        scores = profile.at(position)  # on the profile's grid, a few samples out of phase
+        exact = scores.ok
+        if exact:
+            scores = measured(position)
+        if best is None or scores.worst < best[0]:
+            best = (scores.worst, position, scores, exact)
         if scores.ok:
             break
-    else:
-        lines = np.round(np.arange(1, max(1, bars)) * frames / max(1, bars)).astype(np.int64)
-        others = (lines[:, None] - np.array(shifts)[None, :]).ravel() % frames
-        for position in others[np.argsort(profile.estimate(others), kind="stable")][:TRIES]:
-            scores = profile.at(int(position))
-            tried.append((scores.worst, int(position), scores))
-            if scores.ok:
-                break
-    worst, position, scores = tried[-1] if tried[-1][2].ok else min(tried, key=lambda t: t[0])
-    if position:  # measured on the profile's grid; the loop reports its own measurement
-        scores = seam_scores(np.roll(period, -position, axis=0), sample_rate)
+    _, position, scores, exact = best
+    if not exact:
+        scores = measured(position)
     return (position - frames if position > frames // 2 else position), scores
