@@ -20,12 +20,15 @@ batch of short excerpts around candidate joins.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import scipy.fft
 
 from composer.audio import SeamScores
 
 HIGH_PASS_HZ = 8000.0  # a step is broadband (1/f); rendered music has little energy up here
+HIGH_PASS_SECONDS = 0.0015  # the filter's impulse response, each side, kept (the rest < 1e-5)
 CLICK_SECONDS = 0.001  # a step's high-passed energy lies within a fraction of a millisecond
 RMS_SECONDS = 0.020  # the level for the dip measure; neighbours are one window away
 FLUX_SECONDS = 0.023  # one spectral frame (1024 samples at 44.1 kHz), hop a quarter of it
@@ -60,34 +63,36 @@ def reach(sample_rate: int) -> dict[str, int]:
             "flux": n // 2 + n // 8}
 
 
-def fast_length(n: int) -> int:
-    """The smallest 2^a 3^b 5^c >= n: FFTs of other lengths can be many times slower."""
-    best = 1 << max(0, n - 1).bit_length()
-    p5 = 1
-    while p5 < best:
-        p35 = p5
-        while p35 < best:
-            best = min(best, p35 << max(0, -(-n // p35) - 1).bit_length())
-            p35 *= 3
-        p5 *= 5
-    return best
-
-
 def high_pass(x: np.ndarray, sample_rate: int, cutoff: float = HIGH_PASS_HZ) -> np.ndarray:
     """Zero-phase 4th-order Butterworth magnitude along the last (frames) axis, circular.
 
-    The signal is wrapped by a few milliseconds on both sides (the filter's response is over
-    long before that) and zero-padded to a fast FFT length."""
-    cutoff = min(cutoff, 0.35 * sample_rate)
+    The filter's impulse response is over within a millisecond or two, so it is applied as a
+    short FIR (overlap-add FFT convolution, cache-sized blocks) over the signal wrapped by
+    that much on both sides: the same output as filtering the whole circle in one FFT to
+    float32 precision, in a quarter of the time."""
+    from scipy.signal import oaconvolve  # scipy.signal takes a while to import: when used
+
+    kernel = _high_pass_kernel(sample_rate, min(cutoff, 0.35 * sample_rate))
+    half = len(kernel) // 2
     n = x.shape[-1]
-    pad = min(n, int(0.005 * sample_rate) + 1)
-    # float32 FFTs: a third faster, and far more precise than a loudness measure needs.
-    wrapped = np.concatenate([x[..., n - pad:], x, x[..., :pad]], axis=-1, dtype=np.float32)
-    size = fast_length(wrapped.shape[-1])
+    if n <= 2 * half:  # shorter than the response: tile the circle until it is not
+        x = np.concatenate([x] * (2 * half // n + 1), axis=-1)
+    m = x.shape[-1]
+    wrapped = np.concatenate([x[..., m - half:], x, x[..., :half]], axis=-1, dtype=np.float32)
+    out = oaconvolve(wrapped, kernel.reshape((1,) * (x.ndim - 1) + (-1,)), mode="valid",
+                     axes=-1)
+    return out[..., :n]
+
+
+@functools.lru_cache(maxsize=8)
+def _high_pass_kernel(sample_rate: int, cutoff: float) -> np.ndarray:
+    """The zero-phase filter's impulse response, centred, HIGH_PASS_SECONDS each side."""
+    half = max(16, round(HIGH_PASS_SECONDS * sample_rate))
+    size = 1 << max(14, (8 * half).bit_length())
     f = np.fft.rfftfreq(size, 1.0 / sample_rate)
-    gain = (1.0 / np.sqrt(1.0 + (cutoff / np.maximum(f, 1e-9)) ** 8)).astype(np.float32)
-    out = scipy.fft.irfft(scipy.fft.rfft(wrapped, size, axis=-1) * gain, size, axis=-1)
-    return out[..., pad:pad + n]
+    gain = 1.0 / np.sqrt(1.0 + (cutoff / np.maximum(f, 1e-9)) ** 8)
+    response = np.fft.irfft(gain, size)
+    return np.roll(response, half)[:2 * half + 1].astype(np.float32)
 
 
 def _cumulative(x: np.ndarray) -> np.ndarray:
