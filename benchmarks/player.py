@@ -6,10 +6,10 @@
     .venv/bin/python benchmarks/player.py seams [--loops 12 --models lstm,vae-2bar,...]
 
 throughput: seconds of finished, loop-ready audio per wall second from the player's producer
-(compose -> render -> wrap -> loudness in one thread, seam analysis in another), beside the
+(compose | render -> wrap | loudness -> seam analysis, three threads), beside the
 render stage alone (render -> wrap -> loudness) on the very same phrases, one thread
-(goals: >= 20x, >= 0.8x). Also the CPU seconds that generation and seam analysis cost
-when run on their own.
+(goals: >= 20x, >= 0.8x). Also the seconds that generation and the last stage (loudness + seam
+analysis; the same loudness is in the render-only figure) cost when run on their own.
 first-sound: `composer play --out` as a user runs it, from process start to the first block
 of audio handed to the sink (the CLI reports it; goal <= 3 s).
 soak: an hour of music into the null sink at full speed: underruns (silence after the first
@@ -88,7 +88,7 @@ def throughput(args) -> dict:
                      "ratio": render / full})
         print(f"run {run + 1}: pipeline {audio / full:.1f}x real time, render only "
               f"{audio / render:.1f}x, ratio {render / full:.2f} (generate {generate:.2f} s, "
-              f"seam {seam:.2f} s, render {render:.2f} s of {full:.2f} s); seams <= 1: "
+              f"loudness + seam {seam:.2f} s, render {render:.2f} s of {full:.2f} s); seams <= 1: "
               f"{seams_ok} of {len(loops)}", flush=True)
     return {"model": args.model, "bars": args.bars, "loops": args.loops, "stages": args.stages,
             "runs": runs,
@@ -192,8 +192,8 @@ def main() -> None:
                         help="seams: the models whose loops are measured")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--stages", choices=("player", "2", "3"), default="player",
-                        help="throughput: the player's pipeline, or compose+render | analyse "
-                             "(2), or compose | render | analyse (3)")
+                        help="throughput: the player's pipeline (compose | render | analyse), "
+                             "or compose+render | analyse (2), or the same as the player (3)")
     args = parser.parse_args()
     result = {"throughput": throughput, "first-sound": first_sound, "soak": soak,
               "seams": seams}[args.what](args)

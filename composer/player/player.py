@@ -139,24 +139,25 @@ class MidiLoopMaker:
         return settings, source(settings.bars, settings.qpm)
 
     def render(self, item):
-        """A phrase as a seamless period, normalised as it will be heard (the folded tail
-        adds to the start)."""
+        """A phrase as a seamless period (the folded tail adds to the start), not yet
+        normalised: `finish` does that, off the rendering thread."""
         settings, sequence = item
-        return settings, sequence, self.renderer.render_loop(sequence)
+        return settings, sequence, self.renderer.render_loop(sequence, normalize=False)
 
     def next_period(self):
-        """compose + render: one thread, since rendering waits on the GIL less when the
-        LSTM's Python loop is not running beside it."""
+        """compose + render, one after the other."""
         return self.render(self.compose())
 
     def finish(self, item) -> Loop:
-        """Choose where the circular period wraps (composer.loop.wrap: the downbeat unless
-        another bar line joins better), measure the seam, wrap it up as a Loop. `Loop.start`
-        records the choice; the stream still counts bar lines from the downbeat."""
+        """Normalise the period's loudness, choose where it wraps (composer.loop.wrap: the
+        downbeat unless another bar line joins better), measure the seam, wrap it up as a
+        Loop. `Loop.start` records the choice; the stream still counts bar lines from the
+        downbeat."""
         from composer.loop.wrap import choose_wrap
 
         settings, sequence, period = item
         rate = self.renderer.sample_rate
+        period = self.renderer.normalize(period)  # as it will be heard, before it is measured
         start, seam = choose_wrap(period, rate, settings.bars)
         audio = np.roll(period, -start, axis=0) if start else period
         return Loop(audio=audio, sample_rate=rate, start=start, bars=settings.bars,
@@ -176,10 +177,12 @@ class Player:
 
     @staticmethod
     def stages(maker) -> tuple[Callable, ...]:
-        """The producer's threads: on the MIDI path composing and rendering in one, the seam
-        analysis in another, so rendering and analysis overlap on two cores."""
+        """The producer's threads: on the MIDI path compose, render and seam analysis each in
+        its own, so the next phrase is composed and the last one analysed while one renders
+        (FluidSynth and the FFTs run without the GIL; see docs/BENCHMARKS.md for the split
+        measured against compose + render in one thread)."""
         if isinstance(maker, MidiLoopMaker):
-            return maker.next_period, maker.finish
+            return maker.compose, maker.render, maker.finish
         return (maker,)
 
     def __init__(self, settings: PlaySettings, sink, *,

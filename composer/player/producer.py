@@ -6,8 +6,10 @@ keeps repeating what it has, so a fault is never heard as silence.
 
 Given several stages (`Producer(compose, render, finish)`), each runs in its own thread with
 a one-item hand-off between them, so the next phrase is composed and the last one analysed
-while the current one renders. Synthesis (FluidSynth, in C) and the seam analysis (NumPy
-FFTs) run without the GIL, so on two cores the stages around rendering cost little wall time.
+while the current one renders. Synthesis (FluidSynth, in C) and the seam analysis (SciPy
+FFTs) run without the GIL, and the renderer keeps the GIL through its many short calls into
+FluidSynth (composer.render.synth), so on two cores the stages around rendering cost little
+wall time.
 """
 
 from __future__ import annotations

@@ -183,9 +183,12 @@ class Renderer:
             qpm = qpm or constant_tempo(sequence) or 120.0
             sequence = _first(sequence, bars * bar_seconds(sequence, qpm))
         period = wrap_tail(self.render(sequence, program=program, normalize=False))
-        if normalize:
-            period, _ = normalize_loudness(period, self.sample_rate, self.lufs, self.ceiling_db)
-        return period
+        return self.normalize(period) if normalize else period
+
+    def normalize(self, audio: np.ndarray) -> np.ndarray:
+        """`audio` at this renderer's LUFS target, no peak above its ceiling. Needs no synth,
+        so a pipeline may do it in another thread than the rendering."""
+        return normalize_loudness(audio, self.sample_rate, self.lufs, self.ceiling_db)[0]
 
     def _play(self, events: Events, end: int, cap: int) -> np.ndarray:
         """Run the synth through the events, then on through the tail; leave it silent."""
