@@ -83,6 +83,37 @@ def test_training_writes_a_litert_checkpoint(tiny_gan):
     assert json.loads((tiny_gan / "model.json").read_text())["encoding"]["layout"] == "satb"
 
 
+def test_a_generator_moves_to_a_new_critic(tiny_gan, small_corpus, tmp_path):
+    """A checkpoint from before the critic streams (no `critic_streams` in its model.json)
+    is fine-tuned with the generator it has and a fresh critic; a generator that differs is
+    refused in one line."""
+    info = json.loads((tiny_gan / "model.json").read_text())
+    assert info["network"]["critic_streams"] is True
+    old = tmp_path / "old-gan"
+    old.mkdir()
+    for item in tiny_gan.iterdir():
+        if item.is_file():
+            (old / item.name).write_bytes(item.read_bytes())
+    del info["network"]["critic_streams"]
+    (old / "model.json").write_text(json.dumps(info))
+    out = tmp_path / "tuned"
+    f.run_cli("train", "--model", "gan", "--corpus", small_corpus, "--out", out, "--init-from",
+              old, "--steps", "2", "--checkpoint-every", "2", "--batch", "8",
+              "--learning-rate", "0", check=True)
+    with np.load(old / "weights.npz") as a, np.load(out / "weights.npz") as b:
+        # learning rate 0: the generator's kernels come through (its batch-norm statistics
+        # move with any training step); the critic is a new one
+        assert np.array_equal(a["generator/000"], b["generator/000"])
+        assert not np.array_equal(a["critic/000"], b["critic/000"])
+    info["network"]["z_size"] = 64
+    (old / "model.json").write_text(json.dumps(info))
+    wrong = f.run_cli("train", "--model", "gan", "--corpus", small_corpus, "--out",
+                      tmp_path / "x", "--init-from", old, "--steps", "2")
+    assert wrong.returncode == 1
+    last = wrong.stderr.strip().splitlines()[-1]
+    assert "its network differs (" in last and "z_size" in last
+
+
 def test_generate_gan_writes_four_voices_of_the_asked_length(tiny_gan, tmp_path):
     out = tmp_path / "g.mid"
     f.run_cli("generate", "--model", "gan", "--checkpoint", tiny_gan, "--bars", "6",

@@ -6,6 +6,7 @@ training/trainer.py, shared by all.
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 import time
 from pathlib import Path
@@ -47,7 +48,7 @@ class LstmTask:
 
         model = build_model(self.network)
         if self.initial_weights:
-            load_weights(model, self.initial_weights)
+            load_weights(model, self.initial_weights, self.initial_parts)
         model.compile(
             optimizer=keras.optimizers.Adam(config.learning_rate, clipnorm=1.0),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -136,7 +137,7 @@ class VaeTask:
 
         model = build_model(self.network)
         if self.initial_weights:
-            load_weights(model, self.initial_weights)
+            load_weights(model, self.initial_weights, self.initial_parts)
         model.compile(optimizer=keras.optimizers.Adam(config.learning_rate, clipnorm=1.0))
         return model
 
@@ -191,6 +192,7 @@ class GanTask:
 
         self.encoding = PianorollEncoding(layout=layout)
         self.initial_weights: dict | None = None
+        self.initial_parts = ("generator", "critic")  # what initial_weights set
         self.phrases: dict = {}
         self.corpus: Path | None = None
         self.network = None
@@ -207,7 +209,8 @@ class GanTask:
             raise TrainingError(f"{corpus}: no {self.encoding.layout} phrases in the train split "
                                 "(the satb layout needs four-voice 4/4 pieces: chorales)")
         enc = self.encoding
-        self.network = GanConfig(steps=enc.steps, pitches=enc.pitches, tracks=enc.tracks)
+        self.network = GanConfig(steps=enc.steps, pitches=enc.pitches, tracks=enc.tracks,
+                                 critic_streams=True)
 
     def build(self, config: TrainConfig):
         import keras
@@ -216,7 +219,7 @@ class GanTask:
 
         model = build_model(self.network)
         if self.initial_weights:
-            load_weights(model, self.initial_weights)
+            load_weights(model, self.initial_weights, self.initial_parts)
         model.compile(
             g_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=0.5, beta_2=0.9),
             d_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=0.5, beta_2=0.9))
@@ -265,10 +268,17 @@ def initialize_from(task, folder: Path) -> dict:
     from models.checkpoint import load_checkpoint
 
     info, weights = load_checkpoint(folder, (task.name,))
-    theirs, ours = info.get("network", {}), task.network.to_dict()
+    ours = task.network.to_dict()
+    # a setting added since that checkpoint was made has the value it had then: the default
+    defaults = {f.name: f.default for f in dataclasses.fields(task.network)
+                if f.default is not dataclasses.MISSING}
+    theirs = {**defaults, **info.get("network", {})}
     differs = [k for k in theirs.keys() & ours.keys() if theirs[k] != ours[k]]
-    if differs:
+    critic_only = getattr(task.network, "CRITIC_ONLY", ())
+    if differs and not set(differs) <= set(critic_only):
         raise TrainingError(f"{folder}: its network differs ({', '.join(sorted(differs))}) from "
                             f"what --model {task.name} builds")
+    if differs:  # the same generator under another critic: keep it, train a fresh critic
+        task.initial_parts = ("generator",)
     task.initial_weights = {k: v.astype("float32") for k, v in weights.items()}
     return info

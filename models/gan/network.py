@@ -3,8 +3,11 @@
 Generator: z -> dense -> transposed convolutions up the time and pitch axes -> a sigmoid roll
 [time, pitch, track] (the tracks are channels, so the voices are generated together and hear
 each other, MuseGAN's "composer" model). Critic: strided convolutions -> one score, no
-normalisation (the gradient penalty needs per-sample gradients). Each step updates the critic
-`critic_steps` times, then the generator once.
+normalisation (the gradient penalty needs per-sample gradients). With `critic_streams` the
+critic also reads two features of the roll through small convolutions of their own, as
+MuseGAN's proposed discriminator does: how much each voice changes from step to step, and the
+pitch classes beat by beat. Each step updates the critic `critic_steps` times, then the
+generator once.
 """
 
 from __future__ import annotations
@@ -21,6 +24,11 @@ class GanConfig:
     width: int = 48  # channels of the generator's first feature map; the critic mirrors it
     critic_steps: int = 5
     gradient_penalty: float = 10.0
+    critic_streams: bool = False  # the critic also hears note changes and pitch classes
+
+    # settings that shape only the critic: a generator trained under others can be fine-tuned
+    # with a fresh critic under these (`composer train --init-from`)
+    CRITIC_ONLY = ("critic_steps", "gradient_penalty", "critic_streams")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -49,7 +57,7 @@ def build_generator(config: GanConfig):
 
 def build_critic(config: GanConfig):
     import keras
-    from keras import layers
+    from keras import layers, ops
 
     w = config.width
     roll = keras.Input(shape=(config.steps, config.pitches, config.tracks), name="roll")
@@ -58,7 +66,23 @@ def build_critic(config: GanConfig):
                                             (w * 4, (2, 2))]):
         x = layers.Conv2D(channels, (4, 4), strides=stride, padding="same", name=f"down_{i}")(x)
         x = layers.LeakyReLU(0.2)(x)
-    x = layers.Flatten()(x)
+    features = [layers.Flatten()(x)]
+    if config.critic_streams:
+        # How much each voice changes from one step to the next: a voice that flickers
+        # between pitches or in and out of silence changes every step, a sung line every
+        # note. Small in a roll's pixels, obvious here.
+        before = layers.ZeroPadding2D(((1, 0), (0, 0)))(roll)[:, :-1]
+        change = ops.sum(ops.abs(roll - before), axis=2)  # [batch, time, track]
+        for i in range(2):
+            change = layers.Conv1D(w, 4, strides=2, padding="same", name=f"change_{i}")(change)
+            change = layers.LeakyReLU(0.2)(change)
+        features.append(layers.Flatten()(change))
+        # Pitch classes beat by beat, whatever the octave (MuseGAN's chroma stream).
+        chroma = ops.sum(ops.reshape(roll, (-1, config.steps, config.pitches // 12, 12,
+                                            config.tracks)), axis=2)
+        chroma = layers.Conv2D(w // 2, (4, 12), strides=(4, 1), name="chroma")(chroma)
+        features.append(layers.Flatten()(layers.LeakyReLU(0.2)(chroma)))
+    x = features[0] if len(features) == 1 else layers.Concatenate()(features)
     score = layers.Dense(1, name="score")(x)
     return keras.Model(roll, score, name="critic")
 
@@ -154,8 +178,8 @@ def weights_of(model) -> dict:
     return out
 
 
-def load_weights(model, weights: dict) -> None:
-    for part in ("generator", "critic"):
+def load_weights(model, weights: dict, parts: tuple[str, ...] = ("generator", "critic")) -> None:
+    for part in parts:
         net = getattr(model, part)
         net.set_weights([weights[f"{part}/{i:03d}"] for i in range(len(net.get_weights()))])
 
