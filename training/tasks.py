@@ -48,7 +48,7 @@ class LstmTask:
 
         model = build_model(self.network)
         if self.initial_weights:
-            load_weights(model, self.initial_weights, self.initial_parts)
+            load_weights(model, self.initial_weights)
         model.compile(
             optimizer=keras.optimizers.Adam(config.learning_rate, clipnorm=1.0),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -137,7 +137,7 @@ class VaeTask:
 
         model = build_model(self.network)
         if self.initial_weights:
-            load_weights(model, self.initial_weights, self.initial_parts)
+            load_weights(model, self.initial_weights)
         model.compile(optimizer=keras.optimizers.Adam(config.learning_rate, clipnorm=1.0))
         return model
 
