@@ -114,9 +114,12 @@ def _window_sums(c: np.ndarray, positions: np.ndarray, width: int) -> np.ndarray
 def click_values(x: np.ndarray, sample_rate: int, positions: np.ndarray) -> np.ndarray:
     """High-passed energy (all channels) over CLICK_SECONDS centred on each position;
     x is (..., channels, frames)."""
+    return _window_sums(_click_sums(x, sample_rate), positions, click_width(sample_rate))
+
+
+def _click_sums(x: np.ndarray, sample_rate: int) -> np.ndarray:
     hp = high_pass(x, sample_rate)
-    energy = np.einsum("...cf,...cf->...f", hp, hp)
-    return _window_sums(_cumulative(energy), positions, click_width(sample_rate))
+    return _cumulative(np.einsum("...cf,...cf->...f", hp, hp))
 
 
 def dip_values(x: np.ndarray, sample_rate: int, positions: np.ndarray) -> np.ndarray:
@@ -258,9 +261,9 @@ class SeamProfile:
         self.x, self.sample_rate, self.frames = x, sample_rate, frames
         self.floor = floors(x, sample_rate)
         self.reach = reach(sample_rate)
-        hp = high_pass(x, sample_rate)
-        self._click_sums = _cumulative(np.einsum("...cf,...cf->...f", hp, hp))
+        self._click_sums = _click_sums(x, sample_rate)
         self._power_sums = _power_sums(x)
+        self._measures = {"click": self._click, "dip": self._dip, "flux": self._flux}
         hops = {"click": click_width(sample_rate) // 2, "dip": max(1, rms_width(sample_rate) // 8)}
         self.positions = {name: np.arange(0, frames, hop) for name, hop in hops.items()}
         self.values = {"click": self._click(self.positions["click"]),
@@ -281,12 +284,12 @@ class SeamProfile:
         """The scores of a seam at `position`, against the music away from it."""
         position %= self.frames
         out = {}
-        for name in ("click", "dip", "flux"):
+        for name, measure in self._measures.items():
             t = self.positions[name]
             distance = np.abs(t - position)
             distance = np.minimum(distance, self.frames - distance)
             inside = self.values[name][distance > self.reach[name]]
-            here = getattr(self, f"_{name}")(np.array([position]))[0]
+            here = measure(np.array([position]))[0]
             out[name] = float(ratio(here, inside, self.floor[name]))
         return SeamScores(**out)
 
@@ -295,8 +298,7 @@ class SeamProfile:
         percentile all round (a seam's own neighbourhood barely moves it): for ranking."""
         positions = np.asarray(positions, dtype=np.int64) % self.frames
         worst = np.zeros(len(positions))
-        measures = {"click": self._click, "dip": self._dip, "flux": self._flux}
-        for name, measure in measures.items():
+        for name, measure in self._measures.items():
             worst = np.maximum(worst, ratio(measure(positions), self.values[name],
                                             self.floor[name]))
         return worst

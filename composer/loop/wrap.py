@@ -10,6 +10,8 @@ milliseconds before it, then any bar line (and just before it), best first.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from composer.audio import SeamScores
@@ -35,9 +37,11 @@ def choose_wrap(period: np.ndarray, sample_rate: int, bars: int,
     frames = profile.frames
     shifts = np.array([round(ms * sample_rate / 1000.0) for ms in (0.0, *shifts_ms)])
     downbeat = -shifts % frames  # the downbeat and just before it: bar 1 starts the period
-    lines = np.round(np.arange(1, max(1, bars)) * frames / max(1, bars)).astype(np.int64)
-    others = (lines[:, None] - shifts[None, :]).ravel() % frames
-    others = others[np.argsort(profile.estimate(others), kind="stable")][:TRIES]
+
+    def others():  # ranked only when the downbeat's positions have all failed
+        lines = np.round(np.arange(1, max(1, bars)) * frames / max(1, bars)).astype(np.int64)
+        where = (lines[:, None] - shifts[None, :]).ravel() % frames
+        yield from where[np.argsort(profile.estimate(where), kind="stable")][:TRIES]
 
     def measured(position: int) -> SeamScores:  # what anyone measuring the loop will find
         if position == 0:
@@ -45,7 +49,7 @@ def choose_wrap(period: np.ndarray, sample_rate: int, bars: int,
         return seam_scores(np.roll(period, -position, axis=0), sample_rate)
 
     best: tuple[float, int, SeamScores, bool] | None = None
-    for position in (int(p) for p in (*downbeat, *others)):
+    for position in map(int, itertools.chain(downbeat, others())):
         scores = profile.at(position)  # on the profile's grid, a few samples out of phase
         exact = scores.ok
         if exact:

@@ -161,7 +161,7 @@ class Renderer:
             else:  # exactly silent, not the reverb's anti-denormal hum
                 audio = np.zeros((frames, 2), np.float32)
         if normalize:
-            audio, _ = normalize_loudness(audio, sr, self.lufs, self.ceiling_db)
+            audio = self.normalize(audio)
         return Clip(audio=audio, sample_rate=sr, frames=frames,
                     qpm=grid_tempo(sequence, constant_tempo(sequence)),
                     beats_per_bar=beats_per_bar(sequence), sequence=sequence)
