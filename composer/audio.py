@@ -3,6 +3,8 @@
     Clip   rendered (or loaded) audio, with its musical grid when known
     Loop   one period of audio that repeats seamlessly, with where it came from and its scores
 
+The symbolic hand-off before them, a Phrase (notes, tempo, meter), is composer.phrase.
+
 Audio is always float32, shape (frames, channels), channels-last like soundfile reads it, so
 a clip goes to soundfile, pyloudnorm and the player without reshaping.
 """
@@ -10,8 +12,12 @@ a clip goes to soundfile, pyloudnorm and the player without reshaping.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from composer.phrase import Phrase
 
 SAMPLE_RATE = 44100
 
@@ -52,7 +58,7 @@ class Clip:
     qpm: float | None = None  # beats a minute when known (MIDI path): quarter notes, or the
     # meter's own unit in 3/8, 5/8 and the like (render.midi.meter)
     beats_per_bar: int = 4
-    sequence: object | None = None  # the NoteSequence it was rendered from, if any
+    phrase: Phrase | None = None  # the notes it was rendered from, if any
 
     @property
     def length(self) -> int:
@@ -97,16 +103,30 @@ class SeamScores:
 
 @dataclass(frozen=True)
 class Loop:
-    """One period of audio: played end to start forever, it has no gap, fade or click."""
+    """One period of audio: played end to start forever, it has no gap, fade or click.
+
+    Two positions, never one for the other: `source_start` is where the period was cut from
+    the clip it came from (the loop detector's answer, in that clip's frames), `downbeat` is
+    where bar 1 begins inside the period. The detector cuts periods that begin on a bar line
+    (downbeat 0); the player may begin a period a few milliseconds before its downbeat so
+    that its seam falls in a sustain (composer.loop.wrap), and plays, crossfades and saves it
+    from the downbeat."""
 
     audio: np.ndarray  # float32 (frames, channels), exactly one period
     sample_rate: int
-    start: int  # frame in the source clip where the period begins
     bars: int
-    qpm: float | None
+    qpm: float | None  # beats a minute of its grid (see Clip.qpm)
     seam: SeamScores
+    source_start: int = 0  # frame in the source clip where the period was cut
+    downbeat: int = 0  # frame in the period where bar 1 begins, 0 <= downbeat < frames
+    beats_per_bar: int = 4
     scores: dict[str, float] = field(default_factory=dict)  # the detector's candidate scores
-    sequence: object | None = None  # the notes of the period, on the MIDI path
+    phrase: Phrase | None = None  # the notes of the period, on the MIDI path
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.downbeat < max(1, len(self.audio)):
+            raise ValueError(f"downbeat {self.downbeat} is outside the period of "
+                             f"{len(self.audio)} frames")
 
     @property
     def frames(self) -> int:
@@ -117,5 +137,9 @@ class Loop:
         return self.frames / self.sample_rate
 
     @property
-    def end(self) -> int:
-        return self.start + self.frames
+    def source_end(self) -> int:
+        return self.source_start + self.frames
+
+    def from_downbeat(self) -> np.ndarray:
+        """The period rolled to begin on bar 1: what a saved file or a DAW wants."""
+        return np.roll(self.audio, -self.downbeat, axis=0) if self.downbeat else self.audio

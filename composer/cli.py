@@ -18,11 +18,40 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from composer import generators
+
 _LOADED = __import__("time").perf_counter()
 app = typer.Typer(help="MIDI-first generative music: corpus, models, render, loops, playback.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 corpus_app = typer.Typer(help="Build and inspect training corpora.", no_args_is_help=True)
 app.add_typer(corpus_app, name="corpus")
+
+
+def _flags_without_type() -> None:
+    """Help shows on/off options as flags: typer's rich help would print `<bool>` beside
+    `--resume` as if it took a value."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+    TyperOption.display_type_rich = lambda self, ctx: None if self.is_flag else shown(self, ctx)
+
+
+_flags_without_type()
+
+
+def _version(value: bool) -> None:
+    if value:
+        from composer import __version__
+
+        out.print(f"composer {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="Print the version and exit")] = False
+          ) -> None:
+    """MIDI-first generative music: corpus, models, render, loops, playback."""
 
 # No markup, emoji or highlighting: file names like "a[1]:x:.mid" must print as they are.
 out = Console(soft_wrap=True, markup=False, emoji=False, highlight=False)
@@ -198,10 +227,11 @@ def transpose(
 @app.command("train")
 @user_errors
 def train(
-    model: Annotated[str, typer.Option(
-        "--model", help="Model to train: lstm, vae-2bar, vae-16bar, gan")],
+    model: Annotated[str, typer.Option("--model", "-m", help="Model to train: " + ", ".join(
+        s.name for s in generators.GENERATORS.values() if s.takes_checkpoint))],
     corpus: Annotated[Path, typer.Option("--corpus", help="Corpus folder from `corpus build`")],
-    output: Annotated[Path, typer.Option("--out", help="Checkpoint folder, e.g. models/lstm")],
+    output: Annotated[Path, typer.Option(
+        "-o", "--output", help="Checkpoint folder to write, e.g. runs/my-lstm")],
     steps: Annotated[int, typer.Option(help="Training steps (batches)")] = 20_000,
     batch: Annotated[int, typer.Option(help="Global batch size")] = 64,
     seq_len: Annotated[int, typer.Option("--seq-len", help="Events per training window")] = 256,
@@ -222,7 +252,7 @@ def train(
         "--init-from", help="Start from this checkpoint's weights (continue or fine-tune it)")
     ] = None,
 ) -> None:
-    """Train a model on a corpus; writes a checkpoint, metrics.json and loss.png to --out."""
+    """Train a model on a corpus; writes a checkpoint, metrics.json and loss.png to -o."""
     from composer.progress import RichProgress
     from training.tasks import make_task
     from training.trainer import TrainConfig, check_run, strategy_for_environment
@@ -257,62 +287,62 @@ def train(
 @app.command("eval")
 @user_errors
 def evaluate(
-    checkpoint: Annotated[Path, typer.Argument(help="Checkpoint folder, e.g. models/lstm")],
-    corpus: Annotated[Path, typer.Option("--corpus", help="Corpus folder; its test split is used")],
-    window: Annotated[int, typer.Option(help="Events of context per scored window")] = 256,
+    checkpoint_arg: Annotated[Path | None, typer.Argument(
+        metavar="[CHECKPOINT]", help="Checkpoint folder (same as --checkpoint)")] = None,
+    corpus: Annotated[Path, typer.Option("--corpus", help="Corpus folder; its test split is used")] = ...,
+    model: Annotated[str | None, typer.Option("--model", "-m", help=MODEL_HELP)] = None,
+    checkpoint: Annotated[Path | None, typer.Option("--checkpoint", help=CHECKPOINT_HELP)] = None,
+    window: Annotated[int, typer.Option(help="lstm: events of context per scored window")] = 256,
     max_events: Annotated[int | None, typer.Option(
-        "--max-events", help="Score only the first N test events (quick look)")] = None,
+        "--max-events", help="lstm: score only the first N test events (quick look)")] = None,
     output: Annotated[Path | None, typer.Option(
         "-o", "--output", help="Report file (default CHECKPOINT/eval.json)")] = None,
 ) -> None:
     """Score a model on the corpus' test split, side by side with a baseline."""
     from composer.progress import RichProgress
-    from models.checkpoint import load_checkpoint
-    from training.evaluate import (
-        evaluate_gan,
-        evaluate_lstm,
-        evaluate_vae,
-        write_report,
-    )
+    from training.evaluate import EVALUATORS, write_report
 
-    info, _ = load_checkpoint(checkpoint)
-    kind = info.get("model")
-    if kind not in ("lstm", "vae-2bar", "vae-16bar", "gan"):
-        raise ValueError(f"{checkpoint}: evaluation of {kind!r} models is not built yet")
+    if checkpoint_arg is not None and checkpoint is not None:
+        raise ValueError("give the checkpoint once: as an argument or with --checkpoint")
+    spec, folder = generators.resolve(model, checkpoint_arg or checkpoint)
+    if spec.evaluator is None or folder is None:
+        able = ", ".join(s.name for s in generators.GENERATORS.values() if s.evaluator)
+        raise ValueError(f"{spec.name} has no evaluation of its own; evaluate {able}")
+    options = {"window": window, "max_events": max_events} if spec.evaluator == "lstm" else {}
     with RichProgress(err) as progress:
-        if kind == "lstm":
-            report = evaluate_lstm(checkpoint, corpus, window=window, max_events=max_events,
-                                   progress=progress)
-        elif kind == "gan":
-            report = evaluate_gan(checkpoint, corpus, progress=progress)
-        else:
-            report = evaluate_vae(checkpoint, corpus, progress=progress)
-    write_report(report, output or checkpoint / "eval.json")
+        report = EVALUATORS[spec.evaluator](folder, corpus, progress=progress, **options)
+    write_report(report, output or folder / "eval.json")
     if output is None:
         from training.model_card import write_model_card
 
-        write_model_card(checkpoint)
-    if kind == "gan":
-        table = Table(title=f"{checkpoint}: {report['generated_phrases']} generated phrases against "
-                            f"{report['training_phrases']:,} training phrases")
-        for column in ("statistic / track", "generated", "training data", "difference", "close"):
-            table.add_column(column, justify="left" if column.startswith("stat") else "right")
-        for name, row in report["statistics"].items():
-            table.add_row(name, f"{row['generated']:.3f}", f"{row['training_data']:.3f}",
-                          f"{100 * row['relative_difference']:.0f} %",
-                          "yes" if row["close"] else "no")
-        out.print(table)
-        out.print(f"close ({report['closeness']}): {report['within_10_percent']} of "
-                  f"{len(report['statistics'])}")
-        return
-    if kind != "lstm":
-        table = Table(title=f"{checkpoint} on {corpus} test split: {report['windows']:,} windows")
-        table.add_column("metric")
-        table.add_column("value", justify="right")
-        for name, value in report["metrics"].items():
-            table.add_row(name.replace("_", " "), f"{value:.4f}")
-        out.print(table)
-        return
+        write_model_card(folder)
+    _EVAL_TABLES[spec.evaluator](report, folder, corpus)
+
+
+def _gan_table(report: dict, checkpoint: Path, corpus: Path) -> None:
+    table = Table(title=f"{checkpoint}: {report['generated_phrases']} generated phrases against "
+                        f"{report['training_phrases']:,} training phrases")
+    for column in ("statistic / track", "generated", "training data", "difference", "close"):
+        table.add_column(column, justify="left" if column.startswith("stat") else "right")
+    for name, row in report["statistics"].items():
+        table.add_row(name, f"{row['generated']:.3f}", f"{row['training_data']:.3f}",
+                      f"{100 * row['relative_difference']:.0f} %",
+                      "yes" if row["close"] else "no")
+    out.print(table)
+    out.print(f"close ({report['closeness']}): {report['within_10_percent']} of "
+              f"{len(report['statistics'])}")
+
+
+def _vae_table(report: dict, checkpoint: Path, corpus: Path) -> None:
+    table = Table(title=f"{checkpoint} on {corpus} test split: {report['windows']:,} windows")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in report["metrics"].items():
+        table.add_row(name.replace("_", " "), f"{value:.4f}")
+    out.print(table)
+
+
+def _lstm_table(report: dict, checkpoint: Path, corpus: Path) -> None:
     table = Table(title=f"{checkpoint} on {corpus} test split: {report['scored_events']:,} events")
     for column in ("model", "next-event accuracy", "perplexity"):
         table.add_column(column, justify="left" if column == "model" else "right")
@@ -323,24 +353,48 @@ def evaluate(
     out.print(table)
 
 
+_EVAL_TABLES = {"lstm": _lstm_table, "vae": _vae_table, "gan": _gan_table}
+
+
+MODEL_HELP = generators.help_text()
+CHECKPOINT_HELP = "A folder `composer train` wrote (its model.json says which model it is)"
+PROGRAM_HELP = "GM program 0-127 of every pitched note (default: the model's own)"
+QPM_HELP = "Tempo in quarter notes per minute"
+
+
+def _check_program(program: int | None) -> None:
+    if program is not None and not 0 <= program <= 127:
+        raise ValueError(f"--program {program}: a GM program is 0..127")
+
+
+def _phrase_outputs(output: Path) -> tuple[Path, Path | None]:
+    """(MIDI file, audio file or None) that `-o` names: a .mid, or a .wav/.flac with its
+    MIDI beside it. Anything else is refused before any work is done."""
+    suffix = output.suffix.lower()
+    if suffix in (".mid", ".midi"):
+        return output, None
+    if suffix in (".wav", ".flac"):
+        return output.with_suffix(".mid"), output
+    raise ValueError(f"{output}: write .mid, or .wav/.flac (audio, with the MIDI beside it)")
+
+
 @app.command("generate")
 @user_errors
 def generate(
-    output: Annotated[Path, typer.Option("-o", "--output", help="MIDI file to write")],
-    model: Annotated[str, typer.Option(
-        "--model", help="lstm, vae-2bar, vae-16bar, gan or hybrid")] = "lstm",
+    output: Annotated[Path, typer.Option(
+        "-o", "--output", help="File to write: .mid, or .wav/.flac (audio + the .mid beside it)")],
+    model: Annotated[str | None, typer.Option("--model", "-m", help=MODEL_HELP)] = None,
+    checkpoint: Annotated[Path | None, typer.Option("--checkpoint", help=CHECKPOINT_HELP)] = None,
     bars: Annotated[int, typer.Option(help="Length in 4/4 bars")] = 8,
     qpm: Annotated[float | None, typer.Option(
-        "--qpm", help="Tempo in quarter notes per minute (default: the primer's, else 120)")] = None,
-    temperature: Annotated[float, typer.Option(
-        help="Sampling temperature for lstm and vae (0: greedy)")] = 1.0,
+        "--qpm", help=QPM_HELP + " (default: the primer's, else 120)")] = None,
+    program: Annotated[int | None, typer.Option("--program", help=PROGRAM_HELP)] = None,
+    temperature: Annotated[float | None, typer.Option(
+        help="Sampling temperature (default: the model's; 0: greedy)")] = None,
     top_k: Annotated[int, typer.Option("--top-k", help="Sample among the k likeliest (0: all)")] = 0,
     seed: Annotated[int | None, typer.Option(help="Seed for a reproducible result")] = None,
-    primer: Annotated[Path | None, typer.Option(help="MIDI file to continue")] = None,
-    checkpoint: Annotated[Path | None, typer.Option(
-        help="Checkpoint folder (default: the shipped models/<model>)")] = None,
-    wav: Annotated[Path | None, typer.Option("--wav", help="Also render to this WAV file")] = None,
-    soundfont: Annotated[str | None, typer.Option("--soundfont", help="Soundfont for --wav")] = None,
+    primer: Annotated[Path | None, typer.Option(help="MIDI file to continue (lstm)")] = None,
+    soundfont: Annotated[str | None, typer.Option("--soundfont", help="Soundfont for audio")] = None,
     quantize: Annotated[bool, typer.Option(
         "--quantize/--no-quantize", help="lstm: snap notes to the sixteenth grid")] = True,
 ) -> None:
@@ -349,16 +403,17 @@ def generate(
 
     from composer import generation as gen
 
+    midi, audio = _phrase_outputs(output)
     started = time.perf_counter()
-    sequence = gen.generate(model, bars=bars, qpm=qpm, temperature=temperature, top_k=top_k,
-                            seed=seed, primer=primer, checkpoint=checkpoint, quantize=quantize)
-    gen.write_midi(sequence, output)
-    message = (f"{output}: {bars} bars at {sequence.tempos[0].qpm:g} qpm, {len(sequence.notes)} notes "
-               f"in {time.perf_counter() - started:.2f} s")
-    if wav is not None:
-        gen.write_wav(sequence, wav, soundfont)
-        message += f"; rendered {wav}"
-    out.print(message)
+    phrase = gen.generate(model, bars=bars, qpm=qpm, temperature=temperature, top_k=top_k,
+                          seed=seed, primer=primer, checkpoint=checkpoint, program=program,
+                          quantize=quantize)
+    gen.write_midi(phrase, midi)
+    if audio is not None:
+        gen.write_audio_file(phrase, audio, soundfont)
+    written = f"{audio} and {midi}" if audio is not None else f"{midi}"
+    out.print(f"{written}: {bars} bars at {phrase.qpm:g} qpm, {len(phrase.sequence.notes)} notes "
+              f"in {time.perf_counter() - started:.2f} s")
 
 
 @app.command("interpolate")
@@ -366,45 +421,59 @@ def generate(
 def interpolate(
     a: Annotated[Path, typer.Argument(help="MIDI file to start from")],
     b: Annotated[Path, typer.Argument(help="MIDI file to arrive at")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="MIDI file to write")],
+    output: Annotated[Path, typer.Option(
+        "-o", "--output", help="File to write: .mid, or .wav/.flac (audio + the .mid beside it)")],
     steps: Annotated[int, typer.Option(help="Points on the path, both ends included")] = 8,
-    qpm: Annotated[float, typer.Option("--qpm", help="Tempo, quarter notes per minute")] = 120.0,
-    model: Annotated[str, typer.Option("--model", help="vae-2bar or vae-16bar")] = "vae-2bar",
-    checkpoint: Annotated[Path | None, typer.Option(
-        help="Checkpoint folder (default: the shipped models/<model>)")] = None,
+    qpm: Annotated[float, typer.Option("--qpm", help=QPM_HELP)] = 120.0,
+    model: Annotated[str | None, typer.Option("--model", "-m", help=(
+        "A model with a latent space: " + ", ".join(
+            s.name for s in generators.GENERATORS.values() if s.interpolates)
+        + ", or a checkpoint folder (default vae-2bar)"))] = None,
+    checkpoint: Annotated[Path | None, typer.Option("--checkpoint", help=CHECKPOINT_HELP)] = None,
+    program: Annotated[int | None, typer.Option("--program", help=PROGRAM_HELP)] = None,
     each: Annotated[bool, typer.Option(
         "--each", help="Also write every step alone: OUT-01.mid, OUT-02.mid, ...")] = False,
-    wav: Annotated[Path | None, typer.Option("--wav", help="Also render to this WAV file")] = None,
-    soundfont: Annotated[str | None, typer.Option("--soundfont", help="Soundfont for --wav")] = None,
+    soundfont: Annotated[str | None, typer.Option("--soundfont", help="Soundfont for audio")] = None,
 ) -> None:
     """Blend two songs: their lead melodies, encoded by the VAE, joined step by step."""
     from composer import generation as gen
     from composer.interpolation import interpolate as run
 
-    result = run(a, b, steps=steps, qpm=qpm, checkpoint=checkpoint, model=model)
-    gen.write_midi(result.sequence, output)
-    written = [output]
+    midi, audio = _phrase_outputs(output)
+    _check_program(program)
+    result = run(a, b, steps=steps, qpm=qpm, checkpoint=checkpoint, model=model,
+                 program=program)
+    gen.write_midi(result.phrase, midi)
+    written = [midi]
     if each:
         for i, part in enumerate(result.steps, 1):
-            path = output.with_name(f"{output.stem}-{i:02d}{output.suffix}")
+            path = midi.with_name(f"{midi.stem}-{i:02d}{midi.suffix}")
             gen.write_midi(part, path)
             written.append(path)
-    if wav is not None:
-        gen.write_wav(result.sequence, wav, soundfont)
-        written.append(wav)
-    out.print(f"{output}: {steps} steps from {a.name} to {b.name}, "
-              f"{len(result.sequence.notes)} notes" + (f" (+{len(written) - 1} files)"
-                                                       if len(written) > 1 else ""))
+    if audio is not None:
+        gen.write_audio_file(result.phrase, audio, soundfont)
+        written.insert(0, audio)
+    out.print(f"{written[0]}: {steps} steps from {a.name} to {b.name}, "
+              f"{len(result.phrase.sequence.notes)} notes"
+              + (f" (+{len(written) - 1} files)" if len(written) > 1 else ""))
+
+
+def _settings(**values):
+    """PlaySettings from flags; a bad value is one line naming the flag."""
+    from composer.player import PlaySettings
+
+    return PlaySettings(**values)
 
 
 @app.command("play")
 @user_errors
 def play(
-    model: Annotated[str, typer.Option("--model", "-m", help="lstm, vae-2bar, vae-16bar, gan or hybrid")] = "lstm",
-    tempo: Annotated[float, typer.Option("--tempo", help="Beats per minute")] = 120.0,
-    program: Annotated[int, typer.Option("--program", help="General MIDI program 0-127 of the melody")] = 0,
-    minutes: Annotated[float | None, typer.Option("--minutes", help="How long (fractions allowed, e.g. 0.5); default: until Ctrl-C, or 1 with --out")] = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this .wav/.flac (exactly --minutes long) instead of the speakers")] = None,
+    model: Annotated[str, typer.Option("--model", "-m", help=MODEL_HELP)] = "lstm",
+    checkpoint: Annotated[Path | None, typer.Option("--checkpoint", help=CHECKPOINT_HELP)] = None,
+    qpm: Annotated[float, typer.Option("--qpm", help=QPM_HELP)] = 120.0,
+    program: Annotated[int | None, typer.Option("--program", help=PROGRAM_HELP)] = None,
+    minutes: Annotated[float | None, typer.Option("--minutes", help="How long (fractions allowed, e.g. 0.5); default: until Ctrl-C, or 1 with -o")] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to this .wav/.flac (exactly --minutes long) instead of the speakers; 'null' plays to nothing")] = None,
     fallback: Annotated[Path | None, typer.Option("--fallback-out", help="Play to the speakers, or to this file when there are none")] = None,
     bars: Annotated[int, typer.Option("--bars", help="Length of each loop in bars")] = 8,
     loop_seconds: Annotated[float, typer.Option("--loop-seconds", help="How long each loop plays before the next comes in")] = 20.0,
@@ -412,59 +481,90 @@ def play(
     temperature: Annotated[float | None, typer.Option("--temperature", help="Sampling temperature (default: the model's)")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Random seed for repeatable music")] = None,
     soundfont: Annotated[str | None, typer.Option("--soundfont", help="Soundfont .sf2/.sf3")] = None,
+    midi_out: Annotated[bool, typer.Option("--midi-out", help="Also send the notes, MIDI clock and start/stop to a MIDI output port: a virtual port named composer, or --midi-port")] = False,
+    midi_port: Annotated[str | None, typer.Option("--midi-port", help="With --midi-out: the existing port whose name contains this")] = None,
+    audio: Annotated[bool, typer.Option("--audio/--no-audio", help="--no-audio: MIDI out only, in real time")] = True,
 ) -> None:
     """Endless music: loops generated, rendered and crossfaded on bar lines."""
-    from composer.player import FileSink, NoAudioDevice, Player, PlaySettings, open_sink
+    from composer.player import NoAudioDevice, Player, open_sink
 
     if minutes is not None and minutes <= 0:
         raise ValueError(f"--minutes must be positive, not {minutes:g}")
-    settings = PlaySettings(model=model, qpm=tempo, program=program, temperature=temperature,
-                            bars=bars, loop_seconds=loop_seconds, crossfade_beats=crossfade,
-                            seed=seed, soundfont=soundfont)
-    try:
-        sink = open_sink(out, settings.sample_rate)
-    except NoAudioDevice as exc:
-        if fallback is None:
-            raise ValueError(str(exc)) from None
-        err.print(f"no audio device: writing {fallback} instead")
-        sink = FileSink(fallback, settings.sample_rate)
+    if midi_port is not None and not midi_out:
+        raise ValueError("--midi-port names the port for --midi-out: give --midi-out too")
+    if not audio and not midi_out:
+        raise ValueError("--no-audio plays to MIDI out only: give --midi-out too")
+    settings = _settings(model=model, checkpoint=str(checkpoint) if checkpoint else None,
+                         qpm=qpm, program=program, temperature=temperature, bars=bars,
+                         loop_seconds=loop_seconds, crossfade_beats=crossfade, seed=seed,
+                         soundfont=soundfont)
+    port = _open_midi_out(midi_port) if midi_out else None
+    if not audio:
+        sink = open_sink("null", settings.sample_rate, paced=True)
+    else:
+        try:
+            sink = open_sink(output, settings.sample_rate, paced=port is not None)
+        except NoAudioDevice as exc:
+            if fallback is None:
+                raise ValueError(f"{exc}; use -o FILE.wav to write the music to a file "
+                                 "instead") from None
+            err.print(f"no audio device: writing {fallback} instead")
+            sink = open_sink(fallback, settings.sample_rate, paced=port is not None)
     if not sink.realtime and minutes is None:
         minutes = 1.0
-    _play(Player(settings, sink), sink, minutes)
+    player = Player(settings, sink)
+    if port is not None:
+        from composer.player.midi_out import MidiOut
+
+        MidiOut(port).attach(player)
+    _play(player, sink, minutes)
+
+
+def _open_midi_out(name: str | None):
+    from composer.player.midi_out import open_port
+
+    return open_port(name)
 
 
 def _play(player, sink, minutes: float | None) -> None:
-    """Run a player to the end (offline) or until time is up or Ctrl-C (speakers)."""
+    """Run a player to the end (offline) or until time is up or Ctrl-C (speakers). Ctrl-C
+    keeps what was played: a file sink is closed as a valid file of that length."""
     import time as clock
 
     from composer.progress import RichProgress
 
     started = clock.time() - _process_age()
     player_created = clock.time() - (clock.perf_counter() - player.created_at)
+    interrupted = False
     with player:
-        if not sink.realtime:
-            with RichProgress(err) as progress:
-                player.run(minutes * 60.0, progress)
-        else:
-            player.start()
-            from rich.live import Live
+        try:
+            if not sink.realtime:
+                with RichProgress(err) as progress:
+                    player.run(minutes * 60.0, progress)
+            else:
+                player.start()
+                from rich.live import Live
 
-            end = None if minutes is None else clock.monotonic() + minutes * 60.0
-            try:
+                end = None if minutes is None else clock.monotonic() + minutes * 60.0
                 with Live(console=err, refresh_per_second=4, transient=True) as live:
                     while end is None or clock.monotonic() < end:
                         live.update(Text(player.status().line()))
                         clock.sleep(0.25)
-            except KeyboardInterrupt:
-                pass
+        except KeyboardInterrupt:
+            interrupted = True
         status = player.status()
-    where = f"{sink.path}: " if hasattr(sink, "path") else ""
+    path = getattr(sink, "path", None)
+    where = f"{path}: " if path is not None else ""
     first = ""
     if player.first_sound is not None:  # counted from the start of the process
         first = f", first sound after {player.first_sound + player_created - started:.2f} s"
     out.print(f"{where}{status.seconds_played:.1f} s of music, {status.loops_played + 1} loops "
-              f"at {status.qpm:g} bpm{first}"
+              f"at {status.qpm:g} qpm{first}"
               + (f", {status.errors} generation errors recovered" if status.errors else ""))
+    if interrupted:
+        kept = f"; {path} holds the {status.seconds_played:.1f} s played" if path else ""
+        err.print(f"interrupted{kept}")
+        raise typer.Exit(130)
 
 
 def _process_age() -> float:
@@ -482,13 +582,18 @@ def _process_age() -> float:
 @app.command("shell")
 @user_errors
 def shell(
-    model: Annotated[str, typer.Option("--model", "-m", help="Model to start with")] = "lstm",
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Driver: a .wav/.flac file, or 'null', instead of the speakers")] = None,
+    model: Annotated[str, typer.Option("--model", "-m", help=MODEL_HELP)] = "lstm",
+    checkpoint: Annotated[Path | None, typer.Option("--checkpoint", help=CHECKPOINT_HELP)] = None,
+    qpm: Annotated[float, typer.Option("--qpm", help=QPM_HELP)] = 120.0,
+    program: Annotated[int | None, typer.Option("--program", help=PROGRAM_HELP)] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Driver: a .wav/.flac file, or 'null', instead of the speakers")] = None,
 ) -> None:
     """Interactive terminal: start, pause, next, status, save, set ..., help, quit."""
     from composer.shell import Shell
 
-    Shell(model=model, driver=str(out) if out else "speakers").cmdloop()
+    settings = _settings(model=model, checkpoint=str(checkpoint) if checkpoint else None,
+                         qpm=qpm, program=program)
+    Shell(settings, driver=str(output) if output else "speakers").cmdloop()
 
 
 @app.command("render")
@@ -588,22 +693,22 @@ def loop(
     found = find_loop(clip, bars=bars, max_bars=max(max_bars, bars or 1), name=str(input))
     write_loop(output, found, beats_per_bar=clip.beats_per_bar)
     elapsed = time.perf_counter() - started
-    sr, seam = found.sample_rate, found.seam
+    sample_rate, seam = found.sample_rate, found.seam
     grid = ("exact, from the score" if clip.qpm and qpm is None else
             "exact, from --qpm" if clip.qpm else "estimated by beat tracking")
     verdict = "all <= 1" if seam.ok else "above 1: the seam may be heard"
     if not report:
         out.print(f"{output}: {found.bars} bar{'s' * (found.bars != 1)}, {found.seconds:.3f} s at "
                   f"{found.qpm:.2f} bpm from "
-                  f"{found.start / sr:.3f} s of {input.name}; seam click {seam.click:.2f}, "
+                  f"{found.source_start / sample_rate:.3f} s of {input.name}; seam click {seam.click:.2f}, "
                   f"dip {seam.dip:.2f}, flux {seam.flux:.2f} ({verdict}) in {elapsed:.2f} s")
         return
     table = Table(title=f"{input} -> {output}")
     table.add_column("loop")
     table.add_column("value", justify="right")
     table.add_row("bars", f"{found.bars} ({found.bars * clip.beats_per_bar} beats)")
-    table.add_row("start .. end", f"{found.start / sr:.3f} .. {found.end / sr:.3f} s")
-    table.add_row("length", f"{found.seconds:.3f} s ({found.frames:,} frames at {sr} Hz)")
+    table.add_row("start .. end", f"{found.source_start / sample_rate:.3f} .. {found.source_end / sample_rate:.3f} s")
+    table.add_row("length", f"{found.seconds:.3f} s ({found.frames:,} frames at {sample_rate} Hz)")
     table.add_row("tempo", f"{found.qpm:.2f} bpm")
     table.add_row("beat grid", grid)
     table.add_row("moved off the grid", f"{found.scores.get('shift_ms', 0.0):+.1f} ms")

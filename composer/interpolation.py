@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from composer.generation import GenerationError, bars_to_seconds, finish, read_primer
-from models.checkpoint import VAES, default_dir, load_checkpoint
+from composer.generation import read_primer
+from composer.generators import GenerationError, resolve
+from composer.phrase import Phrase
 
 
 @dataclass
 class Interpolation:
-    sequence: object  # all steps back to back
-    steps: list  # each step alone, starting at 0
+    phrase: Phrase  # all steps back to back
+    steps: list[Phrase]  # each step alone, starting at 0
     melodies: np.ndarray  # [steps, window] class ids
 
 
@@ -36,25 +36,22 @@ def lead_melody(path: str | os.PathLike, encoding) -> np.ndarray:
 
 def interpolate(a: str | os.PathLike, b: str | os.PathLike, *, steps: int = 8,
                 qpm: float = 120.0, checkpoint: str | os.PathLike | None = None,
-                model: str = "vae-2bar") -> Interpolation:
+                model: str | None = None, program: int | None = None) -> Interpolation:
+    """`model` (default vae-2bar) or `checkpoint` must be a model with a latent space."""
     from note_seq import sequences_lib
 
-    from models.vae.encoding import MelodyEncoding
-    from models.vae.runtime import VaeRuntime
     from models.vae.runtime import interpolate as walk
 
     if steps < 2:
         raise GenerationError("--steps must be at least 2 (the two ends)")
-    folder = Path(checkpoint) if checkpoint else default_dir(model)
-    info, weights = load_checkpoint(folder, VAES)
-    encoding = MelodyEncoding(**info["encoding"])
-    runtime = VaeRuntime.from_checkpoint(info, weights)
-    melodies = walk(runtime, lead_melody(a, encoding), lead_melody(b, encoding), steps)
-    window_seconds = bars_to_seconds(encoding.bars, qpm)
-    parts = []
-    for ids in melodies:
-        part = encoding.decode(ids, qpm=qpm)
-        part.total_time = window_seconds
-        parts.append(finish(part, qpm))
-    whole = sequences_lib.concatenate_sequences(parts, [window_seconds] * len(parts))
-    return Interpolation(finish(whole, qpm), parts, melodies)
+    spec, folder = resolve(model or (None if checkpoint else "vae-2bar"), checkpoint)
+    if not spec.interpolates:
+        raise GenerationError(f"{spec.name} has no latent space to interpolate in; use a VAE")
+    vae = spec.build(folder)
+    encoding = vae.encoding
+    melodies = walk(vae.runtime, lead_melody(a, encoding), lead_melody(b, encoding), steps)
+    parts = [Phrase.make(encoding.decode(ids, qpm=qpm), qpm, encoding.bars, program=program)
+             for ids in melodies]
+    whole = sequences_lib.concatenate_sequences([p.sequence for p in parts],
+                                                [p.seconds for p in parts])
+    return Interpolation(Phrase.make(whole, qpm, encoding.bars * steps), parts, melodies)

@@ -12,26 +12,30 @@ import logging
 import shlex
 from pathlib import Path
 
-from composer.player import (
-    FileSink,
-    NoAudioDevice,
-    NullSink,
-    Player,
-    PlaySettings,
-    SpeakerSink,
-)
-from composer.player.player import SETTABLE, with_setting
-from composer.player.sinks import Paced
+from composer.generators import names as model_names
+from composer.player import NoAudioDevice, Player, PlaySettings, open_sink, parse_setting
+from composer.player.settings import ALIASES, SETTINGS, changed
+from composer.player.sinks import DRIVERS
 
-HELP = """commands:
+NAMES = (*SETTINGS, "driver")
+
+HELP = f"""commands:
   start [prompt]      start playing (a text prompt needs MusicGPT, not installed: symbolic models play)
   stop                stop playing (a file driver's file is written)
   pause / resume      pause and resume the music
   next                move to the next loop at the next bar line
   status              what is playing, tempo, key, seconds ready ahead
   save <file>         save the loop now playing as WAV (loop points, tempo) + MIDI
-  set <name> <value>  name: tempo, model, temperature, duration (s per loop), instrument
-                      (GM program), bars, crossfade (beats), driver (speakers, null or FILE.wav)
+  set <name> <value>  change a setting, heard from the next loop:
+                        qpm           tempo, quarter notes a minute
+                        model         {model_names()}, or a checkpoint folder
+                        checkpoint    a folder `composer train` wrote
+                        temperature   sampling temperature (default: the model's)
+                        program       GM program 0-127 (default: the model's)
+                        bars          bars in each loop
+                        loop-seconds  how long each loop plays
+                        crossfade     crossfade length in beats
+                        driver        {DRIVERS} (from the next start)
   validate <file>     check a MIDI file the way corpus ingest does
   debug on|off        show the player's log
   help                this text
@@ -41,9 +45,10 @@ HELP = """commands:
 class Shell(cmd.Cmd):
     intro = "composer shell: type help for commands, start to play."
 
-    def __init__(self, model: str = "lstm", driver: str = "speakers", stdin=None, stdout=None):
+    def __init__(self, settings: PlaySettings | None = None, driver: str = "speakers",
+                 stdin=None, stdout=None):
         super().__init__(stdin=stdin, stdout=stdout)
-        self.settings = PlaySettings(model=model)
+        self.settings = settings or PlaySettings()
         self.driver = driver
         self.player: Player | None = None
         self._handler = logging.StreamHandler()
@@ -56,7 +61,8 @@ class Shell(cmd.Cmd):
     @property
     def prompt(self) -> str:
         if self.player is None:
-            return f"[stopped: {self.settings.model} at {self.settings.qpm:g} bpm] composer> "
+            return (f"[stopped: {self.settings.model_label} at {self.settings.qpm:g} qpm] "
+                    "composer> ")
         return f"[{self.player.status().line()}] composer> "
 
     def say(self, text: str) -> None:
@@ -83,11 +89,11 @@ class Shell(cmd.Cmd):
     # -- commands -----------------------------------------------------------------------
 
     def _sink(self):
-        if self.driver == "speakers":
-            return SpeakerSink(self.settings.sample_rate)
-        if self.driver == "null":
-            return Paced(NullSink(self.settings.sample_rate))
-        return Paced(FileSink(self.driver, self.settings.sample_rate))
+        try:
+            return open_sink(self.driver, self.settings.sample_rate, paced=True)
+        except NoAudioDevice as exc:
+            raise NoAudioDevice(f"{exc}; set driver FILE.wav (or null) to play without "
+                                "speakers") from None
 
     def do_start(self, arg: str) -> bool:
         if self.player is not None:
@@ -98,7 +104,8 @@ class Shell(cmd.Cmd):
                      f"playing the {self.settings.model} model")
         sink = self._sink()
         self.player = Player(self.settings, sink).start()
-        self.say(f"starting {self.settings.model} at {self.settings.qpm:g} bpm on {self.driver}")
+        self.say(f"starting {self.settings.model_label} at {self.settings.qpm:g} qpm on "
+                 f"{self.driver}")
         return False
 
     def _playing(self) -> Player:
@@ -132,7 +139,7 @@ class Shell(cmd.Cmd):
 
     def do_status(self, arg: str) -> bool:
         if self.player is None:
-            self.say(f"stopped; model {self.settings.model}, {self.settings.qpm:g} bpm, "
+            self.say(f"stopped; model {self.settings.model_label}, {self.settings.qpm:g} qpm, "
                      f"driver {self.driver}")
         else:
             self.say(self.player.status().line())
@@ -148,21 +155,23 @@ class Shell(cmd.Cmd):
     def do_set(self, arg: str) -> bool:
         parts = shlex.split(arg)
         if len(parts) != 2:
-            raise ValueError("usage: set <name> <value>; names: "
-                             + ", ".join((*SETTABLE, "driver")))
+            raise ValueError("usage: set <name> <value>; names: " + ", ".join(NAMES))
         name, value = parts
         if name == "driver":
             if value not in ("speakers", "null") and Path(value).suffix.lower() not in (
                     ".wav", ".flac"):
-                raise ValueError(f"driver {value!r}: speakers, null, or a .wav/.flac file")
+                raise ValueError(f"driver {value!r}: use {DRIVERS}")
             self.driver = value
             self.say(f"driver {value}" + (" (from the next start)" if self.player else ""))
             return False
+        if name not in SETTINGS and name not in ALIASES:
+            raise ValueError(f"unknown setting {name!r}; one of {', '.join(NAMES)}")
+        values = parse_setting(name, value)
         if self.player is not None:
-            self.player.set(name, value)
+            self.player.set(**values)
             self.settings = self.player.settings
         else:
-            self.settings = with_setting(self.settings, name, value)
+            self.settings = changed(self.settings, **values)
         self.say(f"{name} = {value}")
         return False
 

@@ -32,7 +32,7 @@ with warnings.catch_warnings():
 @pytest.fixture(scope="module")
 def tiny_gan(tmp_path_factory, small_corpus):
     out = tmp_path_factory.mktemp("gan") / "gan"
-    f.run_cli("train", "--model", "gan", "--corpus", small_corpus, "--out", out, "--steps", "6",
+    f.run_cli("train", "--model", "gan", "--corpus", small_corpus, "-o", out, "--steps", "6",
               "--checkpoint-every", "3", "--batch", "8", "--learning-rate", "0.0002", check=True)
     return out
 
@@ -97,7 +97,7 @@ def test_a_generator_moves_to_a_new_critic(tiny_gan, small_corpus, tmp_path):
     del info["network"]["critic_streams"]
     (old / "model.json").write_text(json.dumps(info))
     out = tmp_path / "tuned"
-    f.run_cli("train", "--model", "gan", "--corpus", small_corpus, "--out", out, "--init-from",
+    f.run_cli("train", "--model", "gan", "--corpus", small_corpus, "-o", out, "--init-from",
               old, "--steps", "2", "--checkpoint-every", "2", "--batch", "8",
               "--learning-rate", "0", check=True)
     with np.load(old / "weights.npz") as a, np.load(out / "weights.npz") as b:
@@ -107,7 +107,7 @@ def test_a_generator_moves_to_a_new_critic(tiny_gan, small_corpus, tmp_path):
         assert not np.array_equal(a["critic/000"], b["critic/000"])
     info["network"]["z_size"] = 64
     (old / "model.json").write_text(json.dumps(info))
-    wrong = f.run_cli("train", "--model", "gan", "--corpus", small_corpus, "--out",
+    wrong = f.run_cli("train", "--model", "gan", "--corpus", small_corpus, "-o",
                       tmp_path / "x", "--init-from", old, "--steps", "2")
     assert wrong.returncode == 1
     last = wrong.stderr.strip().splitlines()[-1]
@@ -158,5 +158,5 @@ def test_lakh5_layout_sorts_instruments_by_family(tmp_path):
 
 def test_train_refuses_an_unknown_layout(small_corpus, tmp_path):
     result = f.run_cli("train", "--model", "gan", "--layout", "sextet", "--corpus", small_corpus,
-                       "--out", tmp_path / "x")
+                       "-o", tmp_path / "x")
     assert result.returncode == 1 and "unknown layout" in result.stderr

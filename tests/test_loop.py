@@ -146,10 +146,10 @@ def test_rendered_corpus_phrases_loop_with_seams_no_more_abrupt_than_the_music(r
         assert loop.qpm == pytest.approx(60.0 * SR * loop.bars * 4 / loop.frames)
         assert abs(loop.scores["shift_ms"]) <= 60.0
         assert loop.seam.ok, loop.seam
-        assert np.array_equal(loop.audio, clip.audio[loop.start:loop.end])
+        assert np.array_equal(loop.audio, clip.audio[loop.source_start:loop.source_end])
         again = seam_scores(loop.audio, SR)
         assert again == loop.seam  # what is reported is what anyone measures on the period
-        assert loop.sequence is not None and len(loop.sequence.notes) > 0
+        assert loop.phrase is not None and len(loop.phrase.sequence.notes) > 0
 
 
 def test_a_deliberately_bad_seam_scores_above_one(rendered):
@@ -158,9 +158,9 @@ def test_a_deliberately_bad_seam_scores_above_one(rendered):
         assert loop.seam.ok
         # Cut up to a beat late, where the waveform jumps the most: the end stops mid-note.
         beat = int(bar * SR / 4)
-        ends = loop.end + np.arange(beat // 8, beat)
-        jump = np.abs(clip.audio[ends] - clip.audio[loop.start]).sum(axis=1)
-        late = clip.audio[loop.start:ends[np.argmax(jump)]]
+        ends = loop.source_end + np.arange(beat // 8, beat)
+        jump = np.abs(clip.audio[ends] - clip.audio[loop.source_start]).sum(axis=1)
+        late = clip.audio[loop.source_start:ends[np.argmax(jump)]]
         assert seam_scores(late, SR).click > 1.0
         # Fade the edges to hide the seam: a level dip.
         faded = loop.audio.copy()
@@ -191,10 +191,10 @@ def test_a_known_loop_is_found_within_a_few_ms(seed):
     # or take the few milliseconds it reports having moved the join to miss an attack ...
     shift = loop.scores["shift_ms"] * SR / 1000
     assert abs(shift) <= 0.06 * SR
-    offset = (loop.start - shift - start) % beat
+    offset = (loop.source_start - shift - start) % beat
     assert min(offset, beat - offset) <= 0.003 * SR
     # ... inside the repeated part, not in the intro or outro.
-    assert loop.start >= start - 0.003 * SR and loop.end <= start + 4 * period + 0.003 * SR
+    assert loop.source_start >= start - 0.003 * SR and loop.source_end <= start + 4 * period + 0.003 * SR
     assert loop.seam.ok, loop.seam
 
 
@@ -206,10 +206,10 @@ def test_a_known_tempo_uses_the_exact_grid():
     assert loop.scores["exact_grid"] == 1.0 and loop.qpm == 120.0
     assert loop.frames == 4 * SR  # exactly 2 bars, no length correction
     shift = round(loop.scores["shift_ms"] * SR / 1000)
-    on_grid = (loop.start - shift) % (SR // 2)
+    on_grid = (loop.source_start - shift) % (SR // 2)
     assert min(on_grid, SR // 2 - on_grid) <= 0.0011 * SR  # the last snap moves <= 1 ms
     estimated = find_loop(Clip(audio=audio, sample_rate=SR), bars=2)
-    phase = (estimated.start - int(0.37 * SR)) % (SR // 2)
+    phase = (estimated.source_start - int(0.37 * SR)) % (SR // 2)
     assert min(phase, SR // 2 - phase) <= 0.004 * SR  # estimated: on the attacks instead
 
 

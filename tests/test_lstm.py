@@ -26,7 +26,7 @@ with warnings.catch_warnings():
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, small_corpus):
     out = tmp_path_factory.mktemp("lstm-model") / "lstm"
-    result = f.run_cli("train", "--model", "lstm", "--corpus", small_corpus, "--out", out,
+    result = f.run_cli("train", "--model", "lstm", "--corpus", small_corpus, "-o", out,
                        "--steps", "60", "--checkpoint-every", "20", "--batch", "8",
                        "--seq-len", "48", "--learning-rate", "0.003", "--seed", "1", check=True)
     return {"out": out, "result": result}
@@ -98,7 +98,7 @@ def test_training_lowers_the_loss_and_writes_a_checkpoint(trained):
 
 def test_same_seed_same_training(trained, small_corpus, tmp_path):
     again = tmp_path / "again"
-    f.run_cli("train", "--model", "lstm", "--corpus", small_corpus, "--out", again,
+    f.run_cli("train", "--model", "lstm", "--corpus", small_corpus, "-o", again,
               "--steps", "20", "--checkpoint-every", "20", "--batch", "8", "--seq-len", "48",
               "--learning-rate", "0.003", "--seed", "1", check=True)
     first = json.loads((trained["out"] / "metrics.json").read_text())["history"][0]
@@ -129,7 +129,7 @@ def test_generate_continues_a_primer_and_renders_wav(trained, chorales, tmp_path
 
     out, wav = tmp_path / "cont.mid", tmp_path / "cont.wav"
     f.run_cli("generate", "--checkpoint", trained["out"], "--primer", chorales[1], "--bars", "2",
-              "--seed", "0", "-o", out, "--wav", wav, check=True)
+              "--seed", "0", "-o", wav, check=True)  # the audio, and its MIDI beside it
     assert pretty_midi.PrettyMIDI(str(out)).instruments
     audio, rate = soundfile.read(str(wav))
     assert rate == 44100 and len(audio) >= 4.0 * rate and np.abs(audio).max() > 0.01
@@ -193,7 +193,7 @@ def test_ctrl_c_then_resume_continues_the_run(small_corpus, tmp_path):
     import time
 
     out = tmp_path / "run"
-    args = ["train", "--model", "lstm", "--corpus", str(small_corpus), "--out", str(out),
+    args = ["train", "--model", "lstm", "--corpus", str(small_corpus), "-o", str(out),
             "--steps", "60", "--checkpoint-every", "20", "--batch", "8", "--seq-len", "48",
             "--seed", "2"]
     proc = subprocess.Popen([sys.executable, "-m", "composer", *args], cwd=f.ROOT,
@@ -245,7 +245,7 @@ def test_tf_config_trains_under_multi_worker_strategy(small_corpus, tmp_path):
     out = tmp_path / "mw"
     result = subprocess.run(
         [sys.executable, "-m", "composer", "train", "--model", "lstm", "--corpus",
-         str(small_corpus), "--out", str(out), "--steps", "4", "--checkpoint-every", "2",
+         str(small_corpus), "-o", str(out), "--steps", "4", "--checkpoint-every", "2",
          "--batch", "8", "--seq-len", "32"], capture_output=True, text=True, cwd=f.ROOT,
         env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -257,13 +257,13 @@ def test_tf_config_trains_under_multi_worker_strategy(small_corpus, tmp_path):
 def test_init_from_starts_at_a_checkpoint(trained, small_corpus, tmp_path):
     """With a learning rate of 0 the weights must come through unchanged."""
     out = tmp_path / "continued"
-    f.run_cli("train", "--model", "lstm", "--corpus", small_corpus, "--out", out,
+    f.run_cli("train", "--model", "lstm", "--corpus", small_corpus, "-o", out,
               "--steps", "2", "--checkpoint-every", "2", "--batch", "8", "--seq-len", "48",
               "--learning-rate", "0", "--init-from", trained["out"], check=True)
     with np.load(trained["out"] / "weights.npz") as a, np.load(out / "weights.npz") as b:
         assert all(np.array_equal(a[k], b[k]) for k in a.files)
     info = json.loads((out / "model.json").read_text())
     assert info["training"]["initialized_from"] == str(trained["out"])
-    wrong = f.run_cli("train", "--model", "vae-2bar", "--corpus", small_corpus, "--out",
+    wrong = f.run_cli("train", "--model", "vae-2bar", "--corpus", small_corpus, "-o",
                       tmp_path / "x", "--init-from", trained["out"])
     assert wrong.returncode == 1 and "not vae-2bar" in wrong.stderr

@@ -216,8 +216,10 @@ def test_wrapped_loop_repeats_like_a_continuous_render(renderer, dry, chorales, 
 def test_render_loop_gives_one_normalised_period(renderer, chorales):
     sequence = read_sequence(chorales[3])
     qpm = sequence.tempos[0].qpm
-    period = renderer.render_loop(sequence, bars=2, qpm=qpm)
-    assert len(period) == round(2 * 4 * 60 / qpm * SR)
+    clip = renderer.render_loop(sequence, bars=2, qpm=qpm)
+    period = clip.audio
+    assert len(period) == clip.length == round(2 * 4 * 60 / qpm * SR) and not len(clip.tail)
+    assert clip.phrase.bars == 2 and clip.qpm == pytest.approx(qpm)
     assert integrated_loudness(period, SR) == pytest.approx(-16.0, abs=0.5)
     assert peak_db(period) <= -1.0 + 1e-4
 
@@ -226,7 +228,7 @@ def test_render_loop_leaves_out_what_starts_after_the_period(dry):
     """One bar at 120 qpm is 2 s: the note at 3 s is not in the loop, the one held over the
     loop point is, wrapping round onto the start."""
     notes = [(60, 0.0, 0.5), (67, 1.5, 2.6), (84, 3.0, 3.5)]
-    period = dry.render_loop(note_sequence(notes, 4.0), bars=1, qpm=120.0, normalize=False)
+    period = dry.render_loop(note_sequence(notes, 4.0), bars=1, qpm=120.0, normalize=False).audio
     expected = wrap_tail(dry.render(note_sequence(notes[:2], 2.0), normalize=False))
     assert len(period) == 2 * SR and error_db(period, expected) < -60
 
@@ -242,7 +244,7 @@ def test_bars_follow_the_time_signature(dry, signature, beats, grid_qpm, bar_s):
     clip = dry.render(seq, normalize=False)
     assert (clip.beats_per_bar, clip.qpm) == (beats, grid_qpm)
     assert np.diff(clip.grid().bars)[0] == round(bar_s * SR)
-    assert len(dry.render_loop(seq, bars=2, normalize=False)) == round(2 * bar_s * SR)
+    assert dry.render_loop(seq, bars=2, normalize=False).frames == round(2 * bar_s * SR)
 
 def test_wrap_tail_folds_modulo_the_period():
     audio = np.arange(10, dtype=np.float32)[:, None].repeat(2, axis=1)

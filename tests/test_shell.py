@@ -58,7 +58,7 @@ class Terminal:
 
 
 def test_shell_start_status_set_save_validate_quit(tmp_path):
-    term = Terminal("shell", "--out", "null")
+    term = Terminal("shell", "-o", "null")
     try:
         term.expect(r"composer> ")
         term.type("help")
@@ -66,11 +66,11 @@ def test_shell_start_status_set_save_validate_quit(tmp_path):
         term.type("set tempo 96")
         term.expect(r"tempo = 96")
         term.type("start")
-        term.expect(r"starting lstm at 96 bpm")
+        term.expect(r"starting lstm at 96 qpm")
         for _ in range(60):  # the first loop takes a moment to make
             term.type("status")
             term.expect(r"\] composer> ")
-            if re.search(r"\[playing: lstm loop \d+, 8 bars at 96 bpm, [A-G][#b]? (major|minor)",
+            if re.search(r"\[playing: lstm loop \d+, 8 bars at 96 qpm, [A-G][#b]? (major|minor)",
                          term.last):
                 break
             time.sleep(0.5)
@@ -79,7 +79,7 @@ def test_shell_start_status_set_save_validate_quit(tmp_path):
         term.type(f"save {tmp_path / 'keep.wav'}")
         term.expect(r"saved .*keep\.wav, .*keep\.mid")
         term.type("set temperature hot")
-        term.expect(r"error: temperature: 'hot' is not a float")
+        term.expect(r"error: temperature: 'hot' is not a number")
         term.type(f"validate {garbage(tmp_path / 'bad.mid')}")
         term.expect(r"bad\.mid: invalid")
         term.type("pause")

@@ -16,7 +16,7 @@ BAR = int(4 * 60 / QPM * RATE)  # 16000 frames
 def noise_loop(seed: int, bars: int = 2, level: float = 0.3) -> Loop:
     rng = np.random.default_rng(seed)
     audio = (rng.standard_normal((bars * BAR, 2)) * level).astype(np.float32)
-    return Loop(audio=audio, sample_rate=RATE, start=0, bars=bars, qpm=QPM,
+    return Loop(audio=audio, sample_rate=RATE, bars=bars, qpm=QPM,
                 seam=SeamScores(1.0, 1.0, 1.0))
 
 
@@ -85,14 +85,14 @@ def test_nothing_ready_at_the_start_is_counted_as_silence_not_hidden():
 
 
 def test_a_loop_that_begins_before_its_downbeat_keeps_its_bar_lines():
-    # The player may start a period a little before bar 1 (Loop.start < 0) so its seam
+    # The player may start a period a little before bar 1 (Loop.downbeat > 0) so its seam
     # falls in a sustain rather than on an attack; bar lines and crossfades stay musical.
     shift = 200
     a = noise_loop(1, bars=2)
-    a = Loop(audio=np.roll(a.audio, shift, axis=0), sample_rate=RATE, start=-shift, bars=2,
+    a = Loop(audio=np.roll(a.audio, shift, axis=0), sample_rate=RATE, downbeat=shift, bars=2,
              qpm=QPM, seam=a.seam)
     b = noise_loop(2, bars=2)
-    b = Loop(audio=np.roll(b.audio, shift, axis=0), sample_rate=RATE, start=-shift, bars=2,
+    b = Loop(audio=np.roll(b.audio, shift, axis=0), sample_rate=RATE, downbeat=shift, bars=2,
              qpm=QPM, seam=b.seam)
     queue = [a, b]
     stream = Stream(lambda wait: queue.pop(0) if queue else None, loop_seconds=4.0,

@@ -26,7 +26,7 @@ with warnings.catch_warnings():
 @pytest.fixture(scope="module")
 def tiny_vae(tmp_path_factory, small_corpus):
     out = tmp_path_factory.mktemp("vae") / "vae"
-    f.run_cli("train", "--model", "vae-2bar", "--corpus", small_corpus, "--out", out,
+    f.run_cli("train", "--model", "vae-2bar", "--corpus", small_corpus, "-o", out,
               "--steps", "60", "--checkpoint-every", "20", "--batch", "16", "--seed", "1",
               "--learning-rate", "0.003", check=True)
     return out
@@ -168,7 +168,7 @@ def long_corpus(tmp_path_factory, chorales, folk_tunes):
 
 def test_vae_16bar_trains_generates_and_interpolates(long_corpus, chorales, folk_tunes, tmp_path):
     out = tmp_path / "vae16"
-    f.run_cli("train", "--model", "vae-16bar", "--corpus", long_corpus, "--out", out,
+    f.run_cli("train", "--model", "vae-16bar", "--corpus", long_corpus, "-o", out,
               "--steps", "6", "--checkpoint-every", "3", "--batch", "8",
               "--weights-dtype", "float16", check=True)
     info = json.loads((out / "model.json").read_text())

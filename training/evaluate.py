@@ -221,3 +221,8 @@ def evaluate_gan(checkpoint: str | os.PathLike, corpus: str | os.PathLike, *,
         "closeness": "within 10 %, or within 1 point for rates under 5 % in the data",
         "phrases_per_second": samples / seconds,
     }
+
+
+# Each model family's evaluation, by the name the generator registry gives it
+# (composer.generators.ModelSpec.evaluator); each takes (checkpoint, corpus, progress=...).
+EVALUATORS = {"lstm": evaluate_lstm, "vae": evaluate_vae, "gan": evaluate_gan}

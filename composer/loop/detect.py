@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -25,6 +25,7 @@ from composer.loop.refine import (
 )
 from composer.loop.seam import seam_scores
 from composer.loop.zero import best_lengths, mismatch
+from composer.phrase import Phrase
 
 FINALISTS = 4  # candidates whose joins are tried at full rate, at a time ...
 MAX_FINALISTS = 32  # ... until one is predicted seamless, or this many were tried
@@ -87,9 +88,9 @@ def find_loop(clip: Clip, *, bars: int | None = None, max_bars: int = 8, min_bar
     scores = {k: float(v[index]) for k, v in found.parts.items()}
     scores.update(score=float(found.score[index]), predicted_seam=float(predicted),
                   shift_ms=1000.0 * shift / sr, exact_grid=float(grid.exact))
-    return Loop(audio=period, sample_rate=sr, start=start, bars=length, qpm=qpm,
-                seam=seam_scores(period, sr), scores=scores,
-                sequence=_notes(clip.sequence, start / sr, end / sr))
+    return Loop(audio=period, sample_rate=sr, source_start=start, bars=length, qpm=qpm,
+                beats_per_bar=grid.beats_per_bar, seam=seam_scores(period, sr), scores=scores,
+                phrase=_notes(clip.phrase, start / sr, end / sr, length))
 
 
 @dataclass(frozen=True)
@@ -198,12 +199,12 @@ def _too_short(name: str, clip: Clip, grid: Grid, bars: int) -> str:
             f"({bars * grid.beats_per_bar * 60.0 / bpm:.1f} s plus a little either side)")
 
 
-def _notes(sequence, start: float, end: float):
+def _notes(phrase: Phrase | None, start: float, end: float, bars: int) -> Phrase | None:
     """The notes of [start, end) seconds, shifted to begin at 0 (MIDI path only)."""
-    if sequence is None:
+    if phrase is None:
         return None
     from note_seq import sequences_lib
 
-    part = sequences_lib.extract_subsequence(sequence, start, end)
+    part = sequences_lib.extract_subsequence(phrase.sequence, start, end)
     part.total_time = end - start
-    return part
+    return replace(phrase, sequence=part, bars=bars)

@@ -61,8 +61,9 @@ def read_audio(path: str | os.PathLike) -> Clip:
 
 # --- writing loops ------------------------------------------------------------------------
 
-def write_loop(path: str | os.PathLike, loop: Loop, beats_per_bar: int = 4) -> Path:
-    """The loop period as .wav (smpl + acid + INFO) or .flac (Vorbis comments)."""
+def write_loop(path: str | os.PathLike, loop: Loop, beats_per_bar: int | None = None) -> Path:
+    """The loop period, from its downbeat (so a DAW lines it up with its bars), as .wav
+    (smpl + acid + INFO) or .flac (Vorbis comments)."""
     import soundfile
 
     from training.fileio import atomic_write_bytes
@@ -73,8 +74,9 @@ def write_loop(path: str | os.PathLike, loop: Loop, beats_per_bar: int = 4) -> P
         raise LoopError(f"{path}: loops are written as .wav or .flac, not "
                         f"{path.suffix or '(no suffix)'!r}")
     buffer = io.BytesIO()
-    audio = np.clip(np.asarray(loop.audio, dtype=np.float32), -1.0, 1.0)
+    audio = np.clip(np.asarray(loop.from_downbeat(), dtype=np.float32), -1.0, 1.0)
     soundfile.write(buffer, audio, loop.sample_rate, subtype=SUBTYPE, format=kind)
+    beats_per_bar = beats_per_bar or loop.beats_per_bar
     beats = loop.bars * beats_per_bar
     bpm = loop.qpm if loop.qpm else 60.0 * beats / loop.seconds
     if kind == "WAV":

@@ -27,8 +27,10 @@ log = logging.getLogger("composer.player")
 
 class Producer:
     def __init__(self, make: Callable[[], object], *then: Callable[[object], object],
-                 ahead: int = 2, retry: float = 0.2, max_retry: float = 5.0) -> None:
+                 ahead: int = 2, retry: float = 0.2, max_retry: float = 5.0,
+                 on_error: Callable[[str], None] | None = None) -> None:
         self.stages = (make, *then)
+        self.on_error = on_error  # hears each failure, as "Kind: message"
         self.ready: queue.Queue[Loop] = queue.Queue(maxsize=ahead)
         # hand-offs between stages, each item tagged with the settings generation it used
         self._handoffs = [queue.Queue(maxsize=1) for _ in then]
@@ -88,6 +90,8 @@ class Producer:
         self.errors += 1
         self.last_error = f"{type(exc).__name__}: {exc}"
         log.warning("making the next loop failed (%s); retrying in %.1f s", self.last_error, delay)
+        if self.on_error is not None:
+            self.on_error(self.last_error)
         self._stop.wait(delay)
 
     def _put(self, target: queue.Queue, item, generation: int) -> None:

@@ -1,7 +1,7 @@
 """Where the audio goes: the speakers (pygame.mixer / SDL), a WAV or FLAC file, or nowhere.
 
-A sink has `write(block)`, `pause()`, `resume()` and `close()`. `realtime` says whether it
-sets the pace (speakers) or takes audio as fast as it comes (file, null).
+Every sink is a `Sink`; `open_sink(driver)` is the one way the CLI and the shell make one
+from what a user typed ("speakers", "null" or a .wav/.flac path).
 """
 
 from __future__ import annotations
@@ -10,7 +10,29 @@ import os
 import time
 from pathlib import Path
 
+from typing import Protocol, runtime_checkable
+
 import numpy as np
+
+
+@runtime_checkable
+class Sink(Protocol):
+    """`realtime` says whether the sink sets the pace (speakers, a paced file) or takes audio
+    as fast as it comes (file, null); `latency` is how long after `write` returns its audio
+    is heard (what live MIDI out waits to stay in time)."""
+
+    realtime: bool
+    latency: float
+    sample_rate: int
+    frames: int
+
+    def write(self, block: np.ndarray) -> None: ...
+
+    def pause(self) -> None: ...
+
+    def resume(self) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class NoAudioDevice(RuntimeError):
@@ -21,6 +43,7 @@ class _OfflineSink:
     """A sink with no clock: audio is taken as fast as it comes, pausing is the caller's."""
 
     realtime = False
+    latency = 0.0
 
     def pause(self) -> None:
         pass
@@ -54,8 +77,7 @@ class FileSink(_OfflineSink):
 
         self.path = Path(path)
         kind = audio_format(self.path)
-        if not self.path.parent.is_dir():
-            raise ValueError(f"{self.path}: folder {self.path.parent} does not exist")
+        self.path.parent.mkdir(parents=True, exist_ok=True)  # as every command does
         self.sample_rate = sample_rate
         self.frames = 0
         self._tmp = temp_path_for(self.path)
@@ -90,12 +112,12 @@ class SpeakerSink:
 
         self.sample_rate = sample_rate
         self.frames = 0
+        self.latency = buffer / sample_rate  # SDL's own buffer, after the block playing
         try:
             with _quiet_stderr():  # ALSA prints pages of noise before SDL reports the failure
                 pygame.mixer.init(frequency=sample_rate, size=-16, channels=2, buffer=buffer)
         except pygame.error as exc:
-            raise NoAudioDevice(f"no audio device ({exc}); use --out FILE.wav to write "
-                                "the music to a file instead") from None
+            raise NoAudioDevice(f"no audio device ({exc})") from None
         self._pygame = pygame
         self._channel = pygame.mixer.Channel(0)
         self._paused = False
@@ -124,13 +146,24 @@ class SpeakerSink:
             self._pygame.mixer.quit()
 
 
-def open_sink(out: str | os.PathLike | None, sample_rate: int = 44100):
-    """A file sink for a path, the null sink for "null", else the speakers."""
-    if out is None:
+DRIVERS = "speakers, null, or a .wav/.flac file"
+
+
+def open_sink(driver: str | os.PathLike | None = "speakers", sample_rate: int = 44100, *,
+              paced: bool = False) -> Sink:
+    """The sink a user named: "speakers" (or None), "null", or a .wav/.flac path. With
+    `paced`, a file or null sink keeps to the wall clock (the shell, MIDI out without audio)
+    instead of taking audio as fast as it comes. Raises NoAudioDevice (speakers) or
+    ValueError (anything else unusable) with one line that says why."""
+    if driver is None or str(driver) == "speakers":
         return SpeakerSink(sample_rate)
-    if str(out) == "null":
-        return NullSink(sample_rate)
-    return FileSink(out, sample_rate)
+    if str(driver) == "null":
+        sink = NullSink(sample_rate)
+    elif Path(driver).suffix.lower() in (".wav", ".flac"):
+        sink = FileSink(driver, sample_rate)
+    else:
+        raise ValueError(f"{driver}: not a driver; use {DRIVERS}")
+    return Paced(sink) if paced else sink
 
 
 class _quiet_stderr:
@@ -152,6 +185,7 @@ class Paced:
     driver), not hours ahead."""
 
     realtime = True
+    latency = 0.0  # the clock starts at the first write, and frames are due from there
 
     def __init__(self, sink, lead: float = 0.5) -> None:
         self.sink = sink

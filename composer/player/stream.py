@@ -6,8 +6,12 @@ started: when the next loop is late (generation failed or is slow) the current o
 repeating, and the switch is tried again at the next bar line.
 
 The crossfade is equal-power (cos/sin gains), so two unrelated loops keep the loudness
-constant through the change; it starts on a bar line of the outgoing loop and the incoming
-loop starts at its own first bar, so beats stay in step when the tempi match.
+constant through the change; it starts on a bar line of the outgoing loop, the incoming loop
+starts on its own downbeat, and the fade lasts `crossfade_beats` of the incoming loop's
+beats, so it ends on the incoming loop's grid whatever the two tempi are.
+
+The stream says what it does through `on_event` (composer.player.events): a loop started,
+a crossfade started, with their frames on the output clock.
 """
 
 from __future__ import annotations
@@ -20,13 +24,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from composer.audio import Loop
+from composer.player.events import CrossfadeStarted, Event, LoopStarted
 
 
 @dataclass
 class Deck:
-    """A loop and how far it has played. A loop's period need not begin on its first
-    downbeat (`Loop.start` says where it begins, composer.loop.wrap why); a deck starts on
-    the downbeat and counts bar lines from it."""
+    """A loop and how far it has played. A loop's period need not begin on its downbeat
+    (`Loop.downbeat` says where bar 1 is, composer.loop.wrap why); a deck starts on the
+    downbeat and counts bar lines from it."""
 
     loop: Loop
     played: int = field(init=False)  # position in the period, counting every repetition
@@ -35,7 +40,7 @@ class Deck:
 
     def __post_init__(self) -> None:
         bars = max(1, self.loop.bars)
-        self.downbeat = (-self.loop.start) % self.loop.frames
+        self.downbeat = self.loop.downbeat
         self.played = self.downbeat
         self.edges = np.round(np.arange(bars + 1) * self.loop.frames / bars).astype(np.int64)
 
@@ -75,8 +80,10 @@ class Stream:
     """
 
     def __init__(self, next_loop: Callable[[bool], Loop | None], *, loop_seconds: float = 20.0,
-                 crossfade_beats: float = 4.0, realtime: bool = True) -> None:
+                 crossfade_beats: float = 4.0, realtime: bool = True,
+                 on_event: Callable[[Event], None] | None = None) -> None:
         self.next_loop = next_loop
+        self.on_event = on_event
         self.loop_seconds = loop_seconds
         self.crossfade_beats = crossfade_beats
         self.realtime = realtime
@@ -140,6 +147,7 @@ class Stream:
                 self.silent_frames += most
                 return np.zeros((most, 2), dtype=np.float32)
             self.current = Deck(loop)
+            self._tell(LoopStarted(loop, self._position))
         if self.incoming is not None:
             return self._fade(most)
         deck = self.current
@@ -163,15 +171,24 @@ class Stream:
         self.joins.extend((self._position + deck.wraps(count)).tolist())
         return deck.take(count)
 
+    def _tell(self, event: Event) -> None:
+        if self.on_event is not None:
+            self.on_event(event)
+
     def _start_fade(self, loop: Loop) -> None:
+        """Start the crossfade to `loop` here (a bar line of the outgoing loop): `loop` from
+        its downbeat, for `crossfade_beats` of its own beats."""
         outgoing = self.current.loop
-        beat = 60.0 / outgoing.qpm if outgoing.qpm else outgoing.seconds / max(1, outgoing.bars) / 4
-        length = int(round(self.crossfade_beats * beat * outgoing.sample_rate))
+        beat = (60.0 / loop.qpm if loop.qpm else
+                loop.seconds / max(1, loop.bars) / max(1, loop.beats_per_bar))
+        length = int(round(self.crossfade_beats * beat * loop.sample_rate))
         self.fade_length = max(1, min(length, outgoing.frames, loop.frames))
         self.fade_done = 0
         self.incoming = Deck(loop)
         self.skip.clear()
         self._late_pending = False
+        self._tell(CrossfadeStarted(self._position, self.fade_length, outgoing, loop))
+        self._tell(LoopStarted(loop, self._position))
 
     def _fade(self, most: int) -> np.ndarray:
         count = min(most, self.fade_length - self.fade_done)

@@ -42,28 +42,24 @@ def constant_tempo(sequence) -> float | None:
 
 
 def meter(sequence) -> tuple[int, int]:
-    """(beats per bar, the beat's note value) of the only time signature, else (4, 4).
+    """(beats per bar, the beat's note value) of the only time signature, else (4, 4)."""
+    meters = {(t.numerator, t.denominator) for t in sequence.time_signatures}
+    return meter_beats(meters.pop() if len(meters) == 1 else (4, 4))
+
+
+def meter_beats(signature: tuple[int, int]) -> tuple[int, int]:
+    """(beats per bar, the beat's note value) of a time signature.
 
     Beats are quarter notes whenever a bar holds a whole number of them (6/8 is three, 2/2
     four, 12/8 six), so the grid's tempo is the file's; a bar of 3/8, 5/8 or 7/16 does not,
     and counts in its own unit instead (three, five or seven beats of an eighth or sixteenth).
     """
-    meters = {(t.numerator, t.denominator) for t in sequence.time_signatures}
-    numerator, denominator = meters.pop() if len(meters) == 1 else (4, 4)
+    numerator, denominator = signature
     if numerator <= 0 or denominator <= 0:
         return 4, 4
     if (numerator * 4) % denominator == 0:
         return numerator * 4 // denominator, 4
     return numerator, denominator
-
-
-def beats_per_bar(sequence) -> int:
-    return meter(sequence)[0]
-
-
-def grid_tempo(sequence, qpm: float | None) -> float | None:
-    """Beats per minute of the grid `meter` counts in, from the file's quarter notes."""
-    return None if qpm is None else qpm * meter(sequence)[1] / 4
 
 
 def bar_seconds(sequence, qpm: float) -> float:

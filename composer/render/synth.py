@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import os
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Self
 
@@ -19,14 +20,8 @@ import numpy as np
 from composer.audio import SAMPLE_RATE, Clip
 from composer.render.events import BEND, CONTROL, DRUM_BANK, OFF, ON, Events, schedule
 from composer.render.loudness import normalize as normalize_loudness
-from composer.render.midi import (
-    RenderError,
-    bar_seconds,
-    beats_per_bar,
-    constant_tempo,
-    grid_tempo,
-    read_sequence,
-)
+from composer.phrase import Phrase
+from composer.render.midi import RenderError, bar_seconds, read_sequence
 from composer.render.seams import wrap_tail
 
 BLOCK = 64  # FluidSynth's internal block: events take effect on block boundaries
@@ -138,21 +133,24 @@ class Renderer:
 
     # -- rendering ------------------------------------------------------------------------
 
-    def render(self, sequence, *, program: int | None = None, normalize: bool = True,
-               max_tail: float | None = None) -> Clip:
-        """A NoteSequence as a Clip: `frames` is its musical length (total_time), the audio
-        runs on until the releases and reverb have died away (the tail).
+    def render(self, phrase: Phrase | object, *, program: int | None = None,
+               normalize: bool = True, max_tail: float | None = None) -> Clip:
+        """A Phrase (or a bare NoteSequence, read as `Phrase.from_sequence`) as a Clip:
+        `frames` is its musical length (total_time), the audio runs on until the releases
+        and reverb have died away (the tail). The clip's tempo and meter are the phrase's.
 
         `program` sets the GM program of every pitched track; drums keep their kit. With
         `normalize`, the clip (tail included) is brought to the renderer's LUFS target with no
         peak above its ceiling.
         """
+        if not isinstance(phrase, Phrase):
+            phrase = Phrase.from_sequence(phrase)
         if program is not None and not 0 <= program <= 127:
             raise RenderError(f"GM program {program} is outside 0..127")
-        sr = self.sample_rate
-        events = schedule(sequence, sr, program, self.channels)
-        frames = round(sequence.total_time * sr)
-        cap = round((self.max_tail if max_tail is None else max_tail) * sr)
+        sequence, sample_rate = phrase.sequence, self.sample_rate
+        events = schedule(sequence, sample_rate, program, self.channels)
+        frames = round(sequence.total_time * sample_rate)
+        cap = round((self.max_tail if max_tail is None else max_tail) * sample_rate)
         with self._lock:
             if self._synth is None:
                 raise RenderError("this renderer is closed")
@@ -162,28 +160,34 @@ class Renderer:
                 audio = np.zeros((frames, 2), np.float32)
         if normalize:
             audio = self.normalize(audio)
-        return Clip(audio=audio, sample_rate=sr, frames=frames,
-                    qpm=grid_tempo(sequence, constant_tempo(sequence)),
-                    beats_per_bar=beats_per_bar(sequence), sequence=sequence)
+        return Clip(audio=audio, sample_rate=sample_rate, frames=frames, qpm=phrase.grid_qpm,
+                    beats_per_bar=phrase.beats_per_bar, phrase=phrase)
 
     def render_midi(self, path: str | os.PathLike, **options) -> Clip:
         """A MIDI file rendered; bad files raise RenderError naming the file."""
         return self.render(read_sequence(path), **options)
 
-    def render_loop(self, sequence, bars: int | None = None, qpm: float | None = None, *,
-                    program: int | None = None, normalize: bool = True) -> np.ndarray:
-        """One seamless loop period: the phrase with its own tail folded onto its start.
+    def render_loop(self, phrase: Phrase | object, bars: int | None = None,
+                    qpm: float | None = None, *, program: int | None = None,
+                    normalize: bool = True) -> Clip:
+        """One seamless loop period: the phrase with its own tail folded onto its start, as a
+        Clip with no tail (its audio is exactly the period).
 
-        The period is `bars` bars at `qpm` (default: the sequence's tempo) when given, else the
-        sequence's total_time; what starts after it is left out, what starts inside and
-        sounds past the end wraps round like the tail. Loudness is normalised on the period,
-        as it will be heard.
+        The period is `bars` bars at `qpm` (default: the phrase's tempo) when given, else the
+        phrase's length; what starts after it is left out, what starts inside and sounds past
+        the end wraps round like the tail. Loudness is normalised on the period, as it will
+        be heard.
         """
+        if not isinstance(phrase, Phrase):
+            phrase = Phrase.from_sequence(phrase)
         if bars is not None:
-            qpm = qpm or constant_tempo(sequence) or 120.0
-            sequence = _first(sequence, bars * bar_seconds(sequence, qpm))
-        period = wrap_tail(self.render(sequence, program=program, normalize=False))
-        return self.normalize(period) if normalize else period
+            qpm = qpm or phrase.qpm or 120.0
+            cut = _first(phrase.sequence, bars * bar_seconds(phrase.sequence, qpm))
+            phrase = replace(phrase, sequence=cut, bars=bars)
+        clip = self.render(phrase, program=program, normalize=False)
+        period = wrap_tail(clip)
+        return replace(clip, audio=self.normalize(period) if normalize else period,
+                       frames=len(period))
 
     def normalize(self, audio: np.ndarray) -> np.ndarray:
         """`audio` at this renderer's LUFS target, no peak above its ceiling. Needs no synth,

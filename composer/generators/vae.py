@@ -1,0 +1,41 @@
+"""The melody VAE as a generator: a random walk in latent space, one window a step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from composer.phrase import Phrase
+from models.checkpoint import load_checkpoint
+
+VAES = ("vae-2bar", "vae-16bar")
+
+
+class VaeGenerator:
+    """Each window's latent is the last one moved a little (`walk`) and kept at the typical
+    norm of the prior, so consecutive phrases are related but never repeat."""
+
+    def __init__(self, checkpoint: Path, *, seed: int | None = None, temperature: float = 0.5,
+                 top_k: int = 0, walk: float = 0.35) -> None:
+        from models.vae.encoding import MelodyEncoding
+        from models.vae.runtime import VaeRuntime
+
+        self.info, weights = load_checkpoint(checkpoint, VAES)
+        self.encoding = MelodyEncoding(**self.info["encoding"])
+        self.runtime = VaeRuntime.from_checkpoint(self.info, weights)
+        self.temperature = temperature
+        self.walk = walk
+        self.rng = np.random.default_rng(seed)
+        self.z = self.rng.standard_normal(self.runtime.z_size)
+
+    def next_window(self) -> np.ndarray:
+        step = self.rng.standard_normal(self.runtime.z_size)
+        self.z = np.sqrt(1 - self.walk ** 2) * self.z + self.walk * step  # stays ~N(0, I)
+        return self.runtime.decode(self.z[None], self.temperature, self.rng)[0]
+
+    def phrase(self, bars: int, qpm: float = 120.0) -> Phrase:
+        windows = -(-bars // self.encoding.bars)
+        ids = np.concatenate([self.next_window() for _ in range(windows)])
+        ids = ids[:bars * 4 * self.encoding.steps_per_quarter]
+        return Phrase.make(self.encoding.decode(ids, qpm=qpm), qpm, bars)

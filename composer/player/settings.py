@@ -1,0 +1,98 @@
+"""What the player plays: one frozen settings object, checked where it is made.
+
+The CLI and the shell parse what users type (`parse_setting`); the player and everything
+below it take typed values only. A model is any name in the generator registry or a
+checkpoint folder; a source is any loop maker in composer.player.makers.MAKERS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from functools import cached_property
+
+LIMITS = {"qpm": (20.0, 400.0), "temperature": (0.05, 5.0), "loop_seconds": (0.5, 3600.0),
+          "program": (0, 127), "bars": (1, 64), "crossfade_beats": (0.0, 64.0)}
+
+
+@dataclass(frozen=True)
+class PlaySettings:
+    model: str = "lstm"  # a registry name (composer.generators) or a checkpoint folder
+    checkpoint: str | None = None  # a folder `composer train` wrote; its model.json says which
+    source: str = "midi"  # the loop maker (composer.player.makers.MAKERS)
+    qpm: float = 120.0  # quarter notes a minute
+    program: int | None = None  # GM program of every pitched note; None: the model's own
+    temperature: float | None = None  # None: the model's default
+    bars: int = 8  # length of each loop
+    loop_seconds: float = 20.0  # how long a loop plays before the next comes in
+    crossfade_beats: float = 4.0  # beats of the incoming loop
+    seed: int | None = None
+    soundfont: str | None = None
+    sample_rate: int = 44100
+    ahead: int = 2  # loops kept ready ahead of the playhead
+    block: int = 4096  # frames handed to the sink at a time
+    patience: float = 30.0  # offline: how long to wait for a late loop before repeating
+
+    def __post_init__(self) -> None:
+        """Settings come from users (flags, the shell): one clear ValueError for a bad one."""
+        from composer.generators import resolve
+        from composer.player.makers import MAKERS
+
+        if self.source not in MAKERS:
+            raise ValueError(f"unknown source {self.source!r}; one of {', '.join(MAKERS)}")
+        resolve(self.model, self.checkpoint)  # GenerationError (a ValueError) names the problem
+        for field, (low, high) in LIMITS.items():
+            value = getattr(self, field)
+            if value is not None and not low <= value <= high:
+                raise ValueError(f"{_name(field)} must be between {low:g} and {high:g}, "
+                                 f"not {value:g}")
+
+    @cached_property
+    def model_label(self) -> str:
+        """The model as the user knows it: its name, or name (folder) for their own."""
+        from composer.generators import label
+
+        return label(self.model, self.checkpoint)
+
+
+# What users may change while playing, by the name the CLI flag has, and how to read it.
+SETTINGS = {"qpm": ("qpm", float), "model": ("model", str), "checkpoint": ("checkpoint", str),
+            "temperature": ("temperature", float), "program": ("program", int),
+            "bars": ("bars", int), "loop-seconds": ("loop_seconds", float),
+            "crossfade": ("crossfade_beats", float)}
+ALIASES = {"tempo": "qpm", "instrument": "program", "duration": "loop-seconds"}
+
+
+def _name(field: str) -> str:
+    return next((name for name, (f, _) in SETTINGS.items() if f == field), field)
+
+
+def parse_setting(name: str, text: str) -> dict:
+    """One user-typed setting as {field: typed value}, for `PlaySettings` or `Player.set`.
+    `model PATH` means a checkpoint folder; `program default` the model's own instruments."""
+    name = ALIASES.get(name, name)
+    if name not in SETTINGS:
+        raise ValueError(f"unknown setting {name!r}; one of {', '.join(SETTINGS)}")
+    field, kind = SETTINGS[name]
+    if name in ("program", "temperature") and text in ("default", "model"):
+        return {field: None}
+    try:
+        value = kind(text)
+    except ValueError:
+        raise ValueError(f"{name}: {text!r} is not a {'number' if kind is float else 'whole number'}"
+                         ) from None
+    if name == "model":  # a new model drops the old checkpoint, whichever way it is named
+        return {"model": value, "checkpoint": None}
+    if name == "checkpoint":  # the folder's model.json says which model it is
+        from composer.generators import resolve
+
+        return {"model": resolve(checkpoint=value)[0].name, "checkpoint": value}
+    return {field: value}
+
+
+def changed(settings: PlaySettings, **values) -> PlaySettings:
+    """`settings` with typed values changed (and checked)."""
+    known = {f.name for f in fields(PlaySettings)}
+    unknown = set(values) - known
+    if unknown:
+        raise ValueError(f"unknown setting {', '.join(sorted(unknown))}")
+    return replace(settings, **values)
