@@ -203,7 +203,6 @@ def transpose(
     input: Annotated[Path, typer.Argument(help="MIDI file to read")],
     output: Annotated[Path, typer.Argument(help="MIDI file to write")],
     to: Annotated[str | None, typer.Option("--to", help="Target key, e.g. G, Em, 'F# minor'")] = None,
-    report: Annotated[bool, typer.Option("--report", help="Print the key found and the shift")] = False,
 ) -> None:
     """Estimate a MIDI file's key and shift it to a common key signature (drums untouched)."""
     from training.fileio import atomic_write_bytes
@@ -218,10 +217,9 @@ def transpose(
         raise BadMidi(exc.reason, f"{input}: {exc.detail}") from None
     plan = plan_transposition(score, target)
     atomic_write_bytes(output, transpose_midi_bytes(data, plan.shift))
-    if report:
-        out.print(f"{input}: key {plan.estimate.key} (confidence {plan.estimate.confidence:.2f}), "
-                  f"shifted {plan.shift:+d} semitones to {plan.result_key} "
-                  f"(signature of {target}) -> {output}")
+    out.print(f"{input}: key {plan.estimate.key} (confidence {plan.estimate.confidence:.2f}), "
+              f"shifted {plan.shift:+d} semitones to {plan.result_key} "
+              f"(signature of {target}) -> {output}")
 
 
 @app.command("train")
@@ -458,17 +456,20 @@ def interpolate(
               + (f" (+{len(written) - 1} files)" if len(written) > 1 else ""))
 
 
-def _settings(**values):
-    """PlaySettings from flags; a bad value is one line naming the flag."""
+def _settings(model: str | None, checkpoint: Path | None, **values):
+    """PlaySettings from flags; a bad value is one line naming the flag. With --checkpoint
+    alone, the model is the one its model.json names."""
     from composer.player import PlaySettings
 
-    return PlaySettings(**values)
+    spec, _ = generators.resolve(model, checkpoint)
+    return PlaySettings(model=model or spec.name,
+                        checkpoint=str(checkpoint) if checkpoint else None, **values)
 
 
 @app.command("play")
 @user_errors
 def play(
-    model: Annotated[str, typer.Option("--model", "-m", help=MODEL_HELP)] = "lstm",
+    model: Annotated[str | None, typer.Option("--model", "-m", help=MODEL_HELP + " [default: lstm]")] = None,
     checkpoint: Annotated[Path | None, typer.Option("--checkpoint", help=CHECKPOINT_HELP)] = None,
     qpm: Annotated[float, typer.Option("--qpm", help=QPM_HELP)] = 120.0,
     program: Annotated[int | None, typer.Option("--program", help=PROGRAM_HELP)] = None,
@@ -494,10 +495,9 @@ def play(
         raise ValueError("--midi-port names the port for --midi-out: give --midi-out too")
     if not audio and not midi_out:
         raise ValueError("--no-audio plays to MIDI out only: give --midi-out too")
-    settings = _settings(model=model, checkpoint=str(checkpoint) if checkpoint else None,
-                         qpm=qpm, program=program, temperature=temperature, bars=bars,
-                         loop_seconds=loop_seconds, crossfade_beats=crossfade, seed=seed,
-                         soundfont=soundfont)
+    settings = _settings(model, checkpoint, qpm=qpm, program=program, temperature=temperature,
+                         bars=bars, loop_seconds=loop_seconds, crossfade_beats=crossfade,
+                         seed=seed, soundfont=soundfont)
     port = _open_midi_out(midi_port) if midi_out else None
     if not audio:
         sink = open_sink("null", settings.sample_rate, paced=True)
@@ -582,7 +582,7 @@ def _process_age() -> float:
 @app.command("shell")
 @user_errors
 def shell(
-    model: Annotated[str, typer.Option("--model", "-m", help=MODEL_HELP)] = "lstm",
+    model: Annotated[str | None, typer.Option("--model", "-m", help=MODEL_HELP + " [default: lstm]")] = None,
     checkpoint: Annotated[Path | None, typer.Option("--checkpoint", help=CHECKPOINT_HELP)] = None,
     qpm: Annotated[float, typer.Option("--qpm", help=QPM_HELP)] = 120.0,
     program: Annotated[int | None, typer.Option("--program", help=PROGRAM_HELP)] = None,
@@ -591,8 +591,7 @@ def shell(
     """Interactive terminal: start, pause, next, status, save, set ..., help, quit."""
     from composer.shell import Shell
 
-    settings = _settings(model=model, checkpoint=str(checkpoint) if checkpoint else None,
-                         qpm=qpm, program=program)
+    settings = _settings(model, checkpoint, qpm=qpm, program=program)
     Shell(settings, driver=str(output) if output else "speakers").cmdloop()
 
 
@@ -629,10 +628,12 @@ def render(
         raise ValueError(f"--tail {tail:g}: must be zero or more seconds")
     sequence = read_sequence(input)
     started = time.perf_counter()
+    from composer.progress import RichProgress
+
     with Renderer(soundfont, sample_rate, reverb=reverb, chorus=chorus, lufs=lufs,
-                  ceiling_db=ceiling, max_tail=tail) as renderer:
+                  ceiling_db=ceiling, max_tail=tail) as renderer, RichProgress(err) as progress:
         loaded = time.perf_counter()
-        clip = renderer.render(sequence, program=program, normalize=False)
+        clip = renderer.render(sequence, program=program, normalize=False, progress=progress)
     rendered = time.perf_counter()
     audio = normalized(clip.audio, sample_rate, lufs, ceiling)[0] if normalize else clip.audio
     leveled = time.perf_counter()
@@ -810,7 +811,8 @@ def scrape(
                            max_files=max_files, max_bytes=max_bytes, dry_run=dry_run,
                            timeout=timeout, retries=retries, backoff=retry_delay,
                            throttle=throttle, concurrency=concurrency,
-                           log_level="INFO" if verbose else "ERROR")
+                           # failures are counted in the summary, not logged as tracebacks
+                           log_level="INFO" if verbose else "CRITICAL")
     last = [0.0]
     with (contextlib.nullcontext() if verbose else err.status("crawling")) as status:
         def report(summary) -> None:
@@ -841,6 +843,11 @@ def scrape(
         err.print(f"interrupted: files saved so far are in {output}; "
                   "run the same command again to resume")
         raise typer.Exit(130)
+    if summary.pages == 0 and summary.pages_failed and not summary.files_found:
+        reasons = ", ".join(f"{reason} {n}" for reason, n in summary.pages_failed.most_common())
+        err.print(Text("error: ", style="bold red")
+                  + Text(f"could not reach {', '.join(urls)} ({reasons}); nothing was crawled"))
+        raise typer.Exit(1)
     out.print(f"next: composer corpus build dir:{output} -o CORPUS")
 
 

@@ -92,10 +92,12 @@ def test_notesequence_transposition(chorales):
     assert [n.pitch for n in back.notes] == [n.pitch for n in seq.notes]
 
 
-def test_cli_transpose_report(tmp_path, chorales):
+def test_cli_transpose_says_what_it_did_in_one_line(tmp_path, chorales):
     out = tmp_path / "c.mid"
-    result = f.run_cli("transpose", chorales[1], out, "--report", check=True)
-    assert "key" in result.stdout and "confidence" in result.stdout
+    result = f.run_cli("transpose", chorales[1], out, check=True)
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1 and "key" in lines[0] and "confidence" in lines[0]
+    assert "semitones" in lines[0] and str(out) in lines[0]
     pm = pretty_midi.PrettyMIDI(str(out))
     assert estimate_midi_key(pm).key.fifths == 0
     assert len(pm.instruments) == len(pretty_midi.PrettyMIDI(str(chorales[1])).instruments)

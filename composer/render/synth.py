@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Self
@@ -134,14 +135,16 @@ class Renderer:
     # -- rendering ------------------------------------------------------------------------
 
     def render(self, phrase: Phrase | object, *, program: int | None = None,
-               normalize: bool = True, max_tail: float | None = None) -> Clip:
+               normalize: bool = True, max_tail: float | None = None,
+               progress: Callable[[str, int, int], None] | None = None) -> Clip:
         """A Phrase (or a bare NoteSequence, read as `Phrase.from_sequence`) as a Clip:
         `frames` is its musical length (total_time), the audio runs on until the releases
         and reverb have died away (the tail). The clip's tempo and meter are the phrase's.
 
         `program` sets the GM program of every pitched track; drums keep their kit. With
         `normalize`, the clip (tail included) is brought to the renderer's LUFS target with no
-        peak above its ceiling.
+        peak above its ceiling. `progress("render", seconds done, seconds in all)` hears about
+        each second of music rendered (a long file's progress bar).
         """
         if not isinstance(phrase, Phrase):
             phrase = Phrase.from_sequence(phrase)
@@ -155,7 +158,7 @@ class Renderer:
             if self._synth is None:
                 raise RenderError("this renderer is closed")
             if len(sequence.notes):
-                audio = self._play(events, max(frames, events.end), cap)
+                audio = self._play(events, max(frames, events.end), cap, progress)
             else:  # exactly silent, not the reverb's anti-denormal hum
                 audio = np.zeros((frames, 2), np.float32)
         if normalize:
@@ -194,7 +197,8 @@ class Renderer:
         so a pipeline may do it in another thread than the rendering."""
         return normalize_loudness(audio, self.sample_rate, self.lufs, self.ceiling_db)[0]
 
-    def _play(self, events: Events, end: int, cap: int) -> np.ndarray:
+    def _play(self, events: Events, end: int, cap: int,
+              progress: Callable[[str, int, int], None] | None = None) -> np.ndarray:
         """Run the synth through the events, then on through the tail; leave it silent."""
         c, synth = self._c, self._handle
         write, noteon, noteoff, cc, bend = (c["write"], c["noteon"], c["noteoff"], c["cc"],
@@ -203,6 +207,7 @@ class Renderer:
         buffer = np.zeros((end + cap, 2), np.float32)
         base = buffer.ctypes.data
         pos = 0
+        second, total, report = self.sample_rate, end // self.sample_rate, self.sample_rate
         for sample, kind, ch, a, b in zip(events.sample.tolist(), events.kind.tolist(),
                                           events.channel.tolist(), events.data1.tolist(),
                                           events.data2.tolist()):
@@ -210,6 +215,9 @@ class Renderer:
                 address = base + 8 * pos
                 write(synth, sample - pos, address, 0, 2, address, 1, 2)
                 pos = sample
+                if progress is not None and pos >= report:
+                    report = (pos // second + 1) * second
+                    progress("render", pos // second, total)
             if kind == ON:
                 noteon(synth, ch, a, b)
             elif kind == OFF:
@@ -221,6 +229,8 @@ class Renderer:
         if end > pos:
             write(synth, end - pos, base + 8 * pos, 0, 2, base + 8 * pos, 1, 2)
         pos = end
+        if progress is not None:
+            progress("render", total, total)
         for track in events.tracks:  # a pedal still down would hold notes forever
             cc(synth, track.channel, SUSTAIN, 0)
             cc(synth, track.channel, ALL_NOTES_OFF, 0)
