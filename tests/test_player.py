@@ -171,3 +171,47 @@ def test_bad_play_options_are_one_line_errors(tmp_path, args, message):
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not list(tmp_path.iterdir())  # nothing half-written
 
+
+
+def test_listeners_hear_loops_crossfades_saves_and_errors(tmp_path):
+    from composer.player import (
+        CrossfadeStarted,
+        LoopSaved,
+        LoopStarted,
+        NullSink,
+        PlayerError,
+        StateChanged,
+    )
+
+    settings = PlaySettings(model="vae-2bar", seed=1, bars=2, qpm=100.0, loop_seconds=4.0,
+                            crossfade_beats=2.0)
+    real = MidiLoopMaker(settings)
+    calls = {"n": 0}
+
+    def once_failing():
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("injected")
+        return real()
+
+    heard = []
+    player = Player(settings, NullSink(), make=once_failing)
+    player.producer.retry = 0.01
+    player.subscribe(heard.append)
+    with player:
+        player.run(20.0)
+        saved = player.save(tmp_path / "now.wav")
+    kinds = [type(e) for e in heard]
+    assert kinds[0] is StateChanged and heard[0].state == "playing"
+    starts = [e for e in heard if isinstance(e, LoopStarted)]
+    fades = [e for e in heard if isinstance(e, CrossfadeStarted)]
+    assert len(starts) >= 3 and len(fades) == len(starts) - 1
+    assert starts[0].frame == 0 and starts[0].qpm == 100.0
+    assert starts[0].phrase.bars == 2 and starts[0].phrase.qpm == 100.0
+    bar = 2 * 4 * 60 / 100 * RATE / 2
+    for fade, start in zip(fades, starts[1:]):
+        assert fade.frame == start.frame and fade.frame % round(bar) in (0,)
+        assert fade.frames == round(2 * 60 / 100 * RATE)
+    assert any(isinstance(e, PlayerError) and "injected" in e.message for e in heard)
+    assert [e for e in heard if isinstance(e, LoopSaved)][0].paths == tuple(saved)
+    assert isinstance(heard[-1], StateChanged) and heard[-1].state == "stopped"

@@ -104,3 +104,67 @@ def test_a_loop_that_begins_before_its_downbeat_keeps_its_bar_lines():
     np.testing.assert_allclose(out[2 * BAR + 1:3 * BAR], original_b[1:BAR], atol=1e-6)
     # and a's wrap (end of its period -> start) was on record, shift frames before its bar
     assert 2 * BAR - shift in stream.joins
+
+
+def tempo_loop(seed: int, qpm: float, bars: int = 2, rate: int = RATE) -> Loop:
+    """Noise with a click on every beat, at `qpm`: bar lines are where the clicks say."""
+    beat = round(60.0 / qpm * rate)
+    audio = (np.random.default_rng(seed).standard_normal((bars * 4 * beat, 2)) * 0.05)
+    audio[::beat] += 0.5
+    return Loop(audio=audio.astype(np.float32), sample_rate=rate, bars=bars, qpm=qpm,
+                seam=SeamScores(1.0, 1.0, 1.0))
+
+
+def test_loops_at_different_tempi_crossfade_onto_the_incoming_bar_lines_without_clicks():
+    from composer.player.events import CrossfadeStarted, LoopStarted
+
+    slow, fast = tempo_loop(1, 90.0), tempo_loop(2, 128.0)
+    queue = [slow, fast, slow]
+    events = []
+    stream = Stream(lambda wait: queue.pop(0) if queue else None, loop_seconds=4.0,
+                    crossfade_beats=4, realtime=False, on_event=events.append)
+    out = stream.read(30 * RATE)
+    starts = [e for e in events if isinstance(e, LoopStarted)]
+    fades = [e for e in events if isinstance(e, CrossfadeStarted)]
+    assert [e.loop.qpm for e in starts] == [90.0, 128.0, 90.0] and len(fades) == 2
+    for fade in fades:
+        incoming, outgoing = fade.incoming, fade.outgoing
+        # It starts on a bar line of the outgoing loop (its deck began at frame 0 or at the
+        # previous fade) ...
+        began = next(e.frame for e in starts if e.loop is outgoing)
+        out_bar = outgoing.frames // outgoing.bars
+        assert (fade.frame - began) % out_bar == 0
+        # ... and lasts exactly four beats of the incoming loop, so it ends on its grid.
+        assert fade.frames == round(4 * 60.0 / incoming.qpm * RATE)
+    # After the change every click of the 128 bpm loop is where its own grid puts it.
+    fast_start = starts[1].frame
+    fast_beat = round(60.0 / 128.0 * RATE)
+    after = fast_start + fades[0].frames
+    clicks = after + np.flatnonzero(np.abs(out[after:fades[1].frame, 0]) > 0.35)
+    assert len(clicks) >= 4 and np.all((clicks - fast_start) % fast_beat == 0)
+    # No discontinuity at the joins: every sample step near a fade's edges is no larger
+    # than the loops' own steps (their clicks).
+    steps = np.abs(np.diff(out, axis=0)).max(axis=1)
+    ceiling = max(np.abs(np.diff(loop.audio, axis=0)).max() for loop in (slow, fast))
+    for fade in fades:
+        for edge in (fade.frame, fade.frame + fade.frames):
+            assert steps[edge - 3:edge + 3].max() <= ceiling + 1e-6
+
+
+def test_a_detector_loop_plays_from_its_own_bar_lines():
+    """The loop detector's period begins on a bar line wherever it was cut from its clip
+    (`source_start`); the stream plays it from there and changes on its bar lines."""
+    from composer.player.events import CrossfadeStarted
+
+    a = tempo_loop(3, 120.0)
+    a = Loop(audio=a.audio, sample_rate=RATE, bars=2, qpm=120.0, seam=a.seam,
+             source_start=5300)  # cut 5300 frames into some clip: irrelevant to playing
+    b = noise_loop(4)
+    queue = [a, b]
+    events = []
+    stream = Stream(lambda wait: queue.pop(0) if queue else None, loop_seconds=3.0,
+                    crossfade_beats=1, realtime=False, on_event=events.append)
+    out = stream.read(6 * BAR)
+    np.testing.assert_array_equal(out[:BAR], a.audio[:BAR])  # from its first bar
+    fade = next(e for e in events if isinstance(e, CrossfadeStarted))
+    assert fade.frame % BAR == 0  # the change lands on one of its bar lines
