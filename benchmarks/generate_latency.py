@@ -24,9 +24,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-MODELS = ("lstm", "vae-2bar", "vae-16bar", "gan", "hybrid")
-
-
 def timed(fn, runs: int) -> list[float]:
     times = []
     for _ in range(runs):
@@ -38,19 +35,10 @@ def timed(fn, runs: int) -> list[float]:
 
 def phrase_function(model: str):
     """A callable making 8 bars from an already loaded model."""
-    from composer import generation as gen
-    from models.checkpoint import default_dir
+    from composer.generators import load
 
-    if model == "lstm":
-        g = gen.LstmGenerator(default_dir("lstm"), seed=0)
-        return lambda: g.bars(8)
-    if model.startswith("vae"):
-        g = gen.VaeGenerator(default_dir(model), seed=0)
-        return lambda: g.phrase(8)
-    if model == "gan":
-        g = gen.GanGenerator(default_dir("gan"), seed=0)
-        return lambda: g.phrase(8)
-    return lambda: gen.hybrid(8, seed=0)
+    generator = load(model, seed=0)
+    return lambda: generator.phrase(8, 120.0)
 
 
 def main() -> None:
@@ -59,9 +47,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/generate.json")
     args = parser.parse_args()
 
+    from composer.generators import GENERATORS
+
+    models = list(GENERATORS)
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for model in MODELS:
+        for model in models:
             command = [sys.executable, "-m", "composer", "generate", "--model", model,
                        "--bars", "8", "--seed", "0", "-o", f"{tmp}/x.mid"]
             cli = timed(lambda command=command: subprocess.run(
@@ -80,7 +71,7 @@ def main() -> None:
     args.out.write_text(json.dumps(results, indent=1) + "\n")
     print("| model | `composer generate --bars 8` (median) | 8 bars from a loaded model (median) |")
     print("|---|---:|---:|")
-    for model in MODELS:
+    for model in models:
         r = results[model]
         print(f"| {model} | {r['cli_median_s']:.2f} s | {r['phrase_median_s']:.3f} s |")
     print(f"| (`import tensorflow` alone) | {statistics.median(tf):.2f} s | |")

@@ -189,7 +189,7 @@ def seams(count: int, renderer, files: dict[str, list[Path]]) -> dict:
                   "downbeat": seam_scores(period, SR),
                   "player": choose_wrap(period, SR, bars=8)[1]}
         rows.append({"piece": "/".join(path.parts[-3:]), "program": program,
-                     "qpm": clip.qpm, "bars": loop.bars, "start_s": loop.start / SR,
+                     "qpm": clip.qpm, "bars": loop.bars, "start_s": loop.source_start / SR,
                      "shift_ms": loop.scores["shift_ms"], "seconds": took,
                      "predicted": loop.scores["predicted_seam"],
                      "estimated_bars": heard.bars, "estimated_qpm": heard.qpm,

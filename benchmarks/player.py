@@ -49,7 +49,7 @@ def rss_mb() -> float:
 
 
 def throughput(args) -> dict:
-    from composer.player.player import MidiLoopMaker, Player, PlaySettings
+    from composer.player import MidiLoopMaker, PlaySettings
     from composer.player.producer import Producer
 
     settings = PlaySettings(model=args.model, seed=0, bars=args.bars)
@@ -57,8 +57,9 @@ def throughput(args) -> dict:
     maker()  # warm: first-call allocations, soundfont pages
     runs = []
     for run in range(args.runs):
-        # The player's own producer (Player.stages), or the other split for comparison.
-        stages = {"player": Player.stages(maker), "2": (maker.next_period, maker.finish),
+        # The player's own producer (the maker's stages), or the other split for comparison.
+        stages = {"player": maker.stages(),
+                  "2": (lambda: maker.render(maker.compose()), maker.finish),
                   "3": (maker.compose, maker.render, maker.finish)}[args.stages]
         producer = Producer(*stages, ahead=args.loops)
         start = time.perf_counter()
@@ -69,16 +70,19 @@ def throughput(args) -> dict:
         audio = sum(loop.seconds for loop in loops)
         start = time.perf_counter()
         for loop in loops:
-            maker.renderer.render_loop(loop.sequence)  # render + wrap + loudness: the render stage
+            maker.renderer.render_loop(loop.phrase)  # render + wrap + loudness: the render stage
         render = time.perf_counter() - start
         # where the rest of the time goes
         start = time.perf_counter()
         for _ in range(args.loops):
-            maker.source(settings.bars, settings.qpm)
+            maker.generator.phrase(settings.bars, settings.qpm)
         generate = time.perf_counter() - start
         start = time.perf_counter()
+        from composer.audio import Clip
+
         for loop in loops:
-            maker.finish((settings, loop.sequence, loop.audio))
+            maker.finish((settings, Clip(audio=loop.audio, sample_rate=loop.sample_rate,
+                                         qpm=loop.qpm, phrase=loop.phrase)))
         seam = time.perf_counter() - start
         seams_ok = sum(loop.seam.ok for loop in loops)
         runs.append({"audio_s": audio, "pipeline_s": full, "render_only_s": render,
@@ -99,7 +103,7 @@ def throughput(args) -> dict:
 
 def seams(args) -> dict:
     """Seam scores of the player's own loops, model by model, and where each one wraps."""
-    from composer.player.player import MidiLoopMaker, PlaySettings
+    from composer.player import MidiLoopMaker, PlaySettings
 
     out = {}
     for model in args.models.split(","):
@@ -108,10 +112,13 @@ def seams(args) -> dict:
         for _ in range(args.loops):
             loop = maker()
             bar = loop.frames / loop.bars
-            near = round(loop.start / bar)
+            # where the period begins, from bar 1: negative just before the downbeat
+            start = -loop.downbeat if loop.downbeat <= loop.frames // 2 else (
+                loop.frames - loop.downbeat)
+            near = round(start / bar)
             rows.append({"click": loop.seam.click, "dip": loop.seam.dip, "flux": loop.seam.flux,
-                         "start_ms": 1000.0 * loop.start / loop.sample_rate,
-                         "wrap": "downbeat" if loop.start == 0 else
+                         "start_ms": 1000.0 * start / loop.sample_rate,
+                         "wrap": "downbeat" if start == 0 else
                          "before the downbeat" if near == 0 else "another bar line"})
         wraps = [r["wrap"] for r in rows]
         out[model] = {"loops": rows, "all_ok": sum(max(r["click"], r["dip"], r["flux"]) <= 1.0
@@ -129,7 +136,7 @@ def first_sound(args) -> dict:
         for _ in range(args.runs):
             start = time.perf_counter()
             result = subprocess.run([sys.executable, "-m", "composer", "play", "--model",
-                                     args.model, "--minutes", "0.01", "--out", f"{tmp}/x.wav"],
+                                     args.model, "--minutes", "0.01", "-o", f"{tmp}/x.wav"],
                                     capture_output=True, text=True, check=True, cwd=ROOT)
             walls.append(time.perf_counter() - start)
             runs.append(float(re.search(r"first sound after ([\d.]+) s", result.stdout)[1]))

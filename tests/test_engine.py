@@ -55,7 +55,7 @@ def test_a_checkpoint_folder_says_which_model_it_is(my_vae, tmp_path):
         resolve("gan", my_vae)
     with pytest.raises(GenerationError, match="unknown model 'nope'.*lstm, vae-2bar"):
         resolve("nope")
-    with pytest.raises(GenerationError, match="no model.json"):
+    with pytest.raises(GenerationError, match="no trained model here"):
         resolve(checkpoint=tmp_path)
     with pytest.raises(GenerationError, match="does not apply"):
         resolve("hybrid", my_vae)

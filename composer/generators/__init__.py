@@ -103,8 +103,8 @@ def checkpoint_kind(folder: Path) -> str:
     try:
         kind = json.loads(meta.read_text()).get("model")
     except FileNotFoundError:
-        raise GenerationError(f"{folder}: no model.json here; give a folder that "
-                              "`composer train` wrote") from None
+        raise GenerationError(f"{folder}: no trained model here (no model.json); give a "
+                              "folder that `composer train` wrote") from None
     except (OSError, ValueError) as exc:
         raise GenerationError(f"{meta}: unreadable ({exc})") from None
     if not isinstance(kind, str):
