@@ -50,13 +50,13 @@ def read_audio(path: str | os.PathLike) -> Clip:
     if path.is_dir():
         raise LoopError(f"{path}: is a folder, not an audio file")
     try:
-        audio, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+        audio, sample_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, TypeError) as exc:
         reason = str(exc).split(":")[-1].strip() or "unknown format"
         raise LoopError(f"{path}: not an audio file this can read ({reason})") from None
     if len(audio) == 0:
         raise LoopError(f"{path}: no audio (0 frames)")
-    return Clip(audio=np.ascontiguousarray(audio), sample_rate=int(rate))
+    return Clip(audio=np.ascontiguousarray(audio), sample_rate=int(sample_rate))
 
 
 # --- writing loops ------------------------------------------------------------------------
@@ -184,11 +184,11 @@ def read_loop_points(path: str | os.PathLike) -> LoopPoints:
         raise LoopError(f"{path}: no such file") from None
     except (soundfile.LibsndfileError, RuntimeError) as exc:
         raise LoopError(f"{path}: not an audio file this can read ({exc})") from None
-    frames, rate = int(info.frames), int(info.samplerate)
+    frames, sample_rate = int(info.frames), int(info.samplerate)
     if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
-        points = _wav_points(data, frames, rate)
+        points = _wav_points(data, frames, sample_rate)
     elif data[:4] == b"fLaC":
-        points = _flac_points(data, frames, rate)
+        points = _flac_points(data, frames, sample_rate)
     else:
         points = None
     if points is None:
@@ -205,7 +205,7 @@ def _riff_chunks(data: bytes) -> dict[bytes, bytes]:
     return chunks
 
 
-def _wav_points(data: bytes, frames: int, rate: int) -> LoopPoints | None:
+def _wav_points(data: bytes, frames: int, sample_rate: int) -> LoopPoints | None:
     chunks = _riff_chunks(data)
     smpl = chunks.get(b"smpl")
     if smpl is None or len(smpl) < 36 + 24 or struct.unpack_from("<I", smpl, 28)[0] < 1:
@@ -215,11 +215,11 @@ def _wav_points(data: bytes, frames: int, rate: int) -> LoopPoints | None:
     acid = chunks.get(b"acid")
     if acid is not None and len(acid) >= 24:
         _, _, _, _, beats, _, meter, bpm = struct.unpack_from("<IHHfIHHf", acid, 0)
-    return LoopPoints(start=start, end=last + 1, frames=frames, sample_rate=rate,
+    return LoopPoints(start=start, end=last + 1, frames=frames, sample_rate=sample_rate,
                       bpm=None if bpm is None else float(bpm), beats=beats, beats_per_bar=meter)
 
 
-def _flac_points(data: bytes, frames: int, rate: int) -> LoopPoints | None:
+def _flac_points(data: bytes, frames: int, sample_rate: int) -> LoopPoints | None:
     blocks, _ = _flac_blocks(data)
     tags: dict[str, str] = {}
     for kind, payload in blocks:
@@ -237,5 +237,5 @@ def _flac_points(data: bytes, frames: int, rate: int) -> LoopPoints | None:
         meter = int(tags["TIMESIGNATURE"].split("/")[0]) if "TIMESIGNATURE" in tags else None
     except ValueError:
         return None
-    return LoopPoints(start=start, end=start + length, frames=frames, sample_rate=rate, bpm=bpm,
-                      beats=beats, beats_per_bar=meter)
+    return LoopPoints(start=start, end=start + length, frames=frames, sample_rate=sample_rate,
+                      bpm=bpm, beats=beats, beats_per_bar=meter)

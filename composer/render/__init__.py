@@ -1,9 +1,10 @@
-"""The render stage: NoteSequences to seamless, loudness-normalised audio with FluidSynth.
+"""The render stage: Phrases (or any NoteSequence) to seamless, loudness-normalised audio with FluidSynth.
 
-    Renderer(soundfont, sample_rate).render(sequence) -> Clip     one synth, loaded once
+    Renderer(soundfont, sample_rate).render(phrase) -> Clip       one synth, loaded once
+    Renderer.render_loop(phrase, bars) -> Clip                    one seamless period
     overlap_add(clips), wrap_tail(clip)                           phrase and loop seams
-    normalize(audio, sr, target_lufs, ceiling_db)                 LUFS with a peak ceiling
-    write_audio(path, audio, sr)                                  atomic WAV / FLAC
+    normalize(audio, sample_rate, target_lufs, ceiling_db)        LUFS with a peak ceiling
+    write_audio(path, audio, sample_rate)                         atomic WAV / FLAC
 """
 
 from composer.render.files import write_audio
