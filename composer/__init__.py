@@ -5,8 +5,8 @@ Dependencies point one way: composer may import models, training and scraper; ne
 The Python API the player and scripts use:
 
     import composer
-    phrase = composer.generate("lstm", bars=8, seed=1)          # a NoteSequence
-    walk = composer.interpolate("a.mid", "b.mid", steps=8)     # .sequence, .steps, .melodies
+    phrase = composer.generate("lstm", bars=8, seed=1)          # a composer.phrase.Phrase
+    walk = composer.interpolate("a.mid", "b.mid", steps=8)     # .phrase, .steps, .melodies
 
 Both import their models on first call, so `import composer` stays instant.
 """
@@ -15,7 +15,8 @@ __version__ = "0.1.0"
 
 
 def generate(model: str = "lstm", **options):
-    """`bars` bars of new music from a shipped model; see composer.generation.generate."""
+    """`bars` bars of new music from a model (a registry name or a checkpoint folder); see
+    composer.generation.generate."""
     from composer.generation import generate as run
 
     return run(model, **options)

@@ -224,8 +224,8 @@ def test_python_api(trained, chorales):
     import composer
 
     phrase = composer.generate("lstm", bars=2, seed=0, checkpoint=trained["out"])
-    assert phrase.total_time == pytest.approx(4.0)
-    assert phrase.tempos[0].qpm == 120.0
+    assert phrase.seconds == pytest.approx(4.0) and phrase.bars == 2
+    assert phrase.qpm == phrase.sequence.tempos[0].qpm == 120.0
     with pytest.raises(ValueError, match="unknown model"):
         composer.generate("nope")
 
