@@ -1,16 +1,18 @@
 """Where the beats and bars are: exact from the score when the audio came from MIDI, else
-estimated with librosa's tempo estimate and beat tracker on a mono copy at a reduced rate
-(fast, and beats need no more than a few milliseconds of resolution)."""
+estimated on a mono copy at a reduced rate (fast, and beats need no more than a few
+milliseconds of resolution) by composer.loop.beats: a tempo estimate with librosa's prior and
+Ellis' dynamic-programming beat tracker as librosa implements it, in numpy alone (importing
+librosa and compiling its numba code took 3-6 s of every `composer loop`)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from composer.audio import Clip, Grid
+from composer.loop.beats import beat_track, tempo
 
 ANALYSIS_RATE = 11025
 ONSET_HOP = 64  # 5.8 ms at the analysis rate: where beats land
-PRIOR_BPM, PRIOR_OCTAVES = 120.0, 1.0  # librosa's tempo prior: log-normal around 120 bpm
 PERIOD_SEARCH, PERIOD_STEPS = 0.03, 61  # the comb's period: within 3 %, in 0.1 % steps
 STEADY_STRENGTH = 0.6  # a steady comb collecting this share of the onset strength the
 # tracked beats collect means steady music (constant-tempo renders: 0.63-1.07 measured;
@@ -64,30 +66,6 @@ def attacks(mono: np.ndarray, rate: int, beats: np.ndarray) -> np.ndarray:
     return t[np.arange(len(t)), np.argmax(rise, axis=1)]
 
 
-def tempo(envelope: np.ndarray, frame_rate: float, low: float = 40.0,
-          high: float = 240.0) -> float:
-    """The global tempo: the onset envelope's autocorrelation peak, weighted by librosa's
-    log-normal prior and interpolated between lags. librosa's own estimate goes through a
-    windowed tempogram, which at this envelope's 5.8 ms resolution costs seconds, and at a
-    coarser one misses by several bpm (a 23 ms lag step is 5 bpm at 120)."""
-    x = envelope.astype(np.float64) - float(np.mean(envelope))
-    n = len(x)
-    ac = np.fft.irfft(np.abs(np.fft.rfft(x, 2 * n)) ** 2)[:n]
-    lags = np.arange(max(1, int(60.0 * frame_rate / high)),
-                     min(n - 1, int(np.ceil(60.0 * frame_rate / low))) + 1)
-    if len(lags) < 3 or ac[0] <= 0:
-        return PRIOR_BPM
-    bpm = 60.0 * frame_rate / lags
-    weighted = ac[lags] * np.exp(-0.5 * (np.log2(bpm / PRIOR_BPM) / PRIOR_OCTAVES) ** 2)
-    i = int(np.argmax(weighted))
-    lag = float(lags[i])
-    if 0 < i < len(lags) - 1:  # parabola through the peak and its neighbours
-        a, b, c = ac[lags[i] - 1], ac[lags[i]], ac[lags[i] + 1]
-        if a - 2 * b + c < 0:
-            lag += 0.5 * (a - c) / (a - 2 * b + c)
-    return 60.0 * frame_rate / lag
-
-
 def steady_grid(envelope: np.ndarray, period: float, count: int) -> np.ndarray:
     """Envelope frames (float) phase + k * period' below `count`: the comb, with its period
     within PERIOD_SEARCH of `period` and its phase, that collects the most onset strength.
@@ -110,20 +88,15 @@ def steady_grid(envelope: np.ndarray, period: float, count: int) -> np.ndarray:
 def track(mono: np.ndarray, sample_rate: int, beats_per_bar: int = 4) -> tuple[Grid, np.ndarray]:
     """(grid, onset envelope) of mono audio at ANALYSIS_RATE; beats in `sample_rate` frames.
 
-    Beats by librosa's dynamic-programming tracker at the global tempo. Where the music
-    keeps that tempo (a steady comb at it hears nearly as much onset strength as the tracked
-    beats) the comb is used instead: the tracker lets single beats wander after legato
-    onsets, and a loop's length should be a whole number of *steady* beats. Each beat is then placed on its attack; the
-    downbeat is the beat phase with the strongest onsets on average (bars most often begin
-    with the loudest attack)."""
-    import librosa
-
+    Beats by Ellis' dynamic-programming tracker (composer.loop.beats, librosa's algorithm)
+    at the global tempo. Where the music keeps that tempo (a steady comb at it hears nearly
+    as much onset strength as the tracked beats) the comb is used instead: the tracker lets
+    single beats wander after legato onsets, and a loop's length should be a whole number of
+    *steady* beats. Each beat is then placed on its attack; the downbeat is the beat phase
+    with the strongest onsets on average (bars most often begin with the loudest attack)."""
     envelope = onset_envelope(mono, ANALYSIS_RATE)
     bpm = tempo(envelope, ANALYSIS_RATE / ONSET_HOP)
-    _, frames = librosa.beat.beat_track(onset_envelope=envelope, sr=ANALYSIS_RATE,
-                                        hop_length=ONSET_HOP, bpm=bpm, trim=False,
-                                        units="frames")
-    frames = np.asarray(frames, dtype=np.int64)
+    frames = beat_track(envelope, ANALYSIS_RATE / ONSET_HOP, bpm)
     period = 60.0 * ANALYSIS_RATE / ONSET_HOP / bpm
     if len(frames) <= beats_per_bar:
         # No pulse to track (a drone, noise, a lone chord): any loop is as good as any other
