@@ -1,4 +1,5 @@
-"""The CLI's start-up shortcut: note-seq works as before, its notebook helpers load on use."""
+"""The CLI's start-up shortcut: note-seq works as before, the parts of it composer does not
+use (notebook helpers, audio I/O, melody inference) load on first use."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import sys
 
 SCRIPT = """
 import sys
-from composer.lazy_imports import defer_note_seq_notebook_utils
-defer_note_seq_notebook_utils()
+from composer.lazy_imports import defer_note_seq_imports
+defer_note_seq_imports()
 import note_seq
 from note_seq import midi_io, sequences_lib
 assert "bokeh" not in sys.modules, "notebook helpers loaded eagerly"
+assert "scipy.io" not in sys.modules and "scipy.linalg" not in sys.modules
 sequence = note_seq.NoteSequence()
 sequence.notes.add(pitch=60, start_time=0.0, end_time=1.0, velocity=80)
 sequence.total_time = 1.0
@@ -21,6 +23,17 @@ import note_seq.notebook_utils as helpers
 assert callable(helpers.play_sequence) and "bokeh" not in sys.modules
 helpers.__getattr__("plot_sequence")  # anything asked of it loads the real module
 assert "bokeh" in sys.modules and sys.modules["note_seq.notebook_utils"] is not helpers
+# melody inference: the real function runs, and raises the error note_seq exports
+empty = note_seq.NoteSequence()
+try:
+    note_seq.infer_melody_for_sequence(empty)
+except note_seq.MelodyInferenceError:
+    pass
+assert "scipy.linalg" in sys.modules
+import note_seq.audio_io as audio_io
+samples = audio_io.wav_data_to_samples(
+    audio_io.samples_to_wav_data(__import__("numpy").zeros(100), 8000), 8000)
+assert len(samples) == 100 and "scipy.io" in sys.modules
 print("ok")
 """
 

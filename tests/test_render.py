@@ -356,3 +356,34 @@ def test_a_file_that_is_not_a_soundfont_is_refused_before_loading(tmp_path):
     junk.write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt " + bytes(100))
     with pytest.raises(RenderError, match="junk.sf2: not a SoundFont"):
         Renderer(junk)
+
+
+def test_the_loudness_meter_is_pyloudnorms_without_its_import(renderer, chorales):
+    """Our numpy BS.1770 meter against pyloudnorm (the reference, which filters with
+    scipy.signal): rendered music, noise with quiet stretches the gates must drop, and
+    several sample rates."""
+    import pyloudnorm
+
+    clip = renderer.render(read_sequence(chorales[2]), normalize=False)
+    cases = [(clip.audio, SR)]
+    rng = np.random.default_rng(0)
+    for rate in (22050, 48000):
+        noise = (rng.standard_normal((rate * 5, 2)) * 0.2).astype(np.float32)
+        noise[:rate * 2] *= 0.003  # far below the relative gate
+        cases.append((noise, rate))
+    for audio, rate in cases:
+        ours = integrated_loudness(audio, rate)
+        assert ours == pytest.approx(pyloudnorm.Meter(rate).integrated_loudness(audio), abs=0.01)
+
+
+def test_the_limiters_running_filters_are_scipys():
+    from scipy.ndimage import minimum_filter1d, uniform_filter1d
+
+    from composer.render.loudness import running_mean, running_min
+
+    values = np.random.default_rng(1).uniform(0, 1, 50_001)
+    for size in (1, 3, 441, 4097, 50_001, 120_001):
+        np.testing.assert_array_equal(running_min(values, size),
+                                      minimum_filter1d(values, size, mode="nearest"))
+        np.testing.assert_allclose(running_mean(values, size),
+                                   uniform_filter1d(values, size, mode="nearest"), atol=1e-9)

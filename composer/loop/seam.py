@@ -25,6 +25,7 @@ import functools
 import numpy as np
 
 from composer.audio import SeamScores
+from composer.fir import convolve_valid
 
 HIGH_PASS_HZ = 8000.0  # a step is broadband (1/f); rendered music has little energy up here
 HIGH_PASS_SECONDS = 0.0015  # the filter's impulse response, each side, kept (the rest < 1e-5)
@@ -77,25 +78,7 @@ def high_pass(x: np.ndarray, sample_rate: int, cutoff: float = HIGH_PASS_HZ) -> 
         x = np.concatenate([x] * (2 * half // n + 1), axis=-1)
     m = x.shape[-1]
     wrapped = np.concatenate([x[..., m - half:], x, x[..., :half]], axis=-1, dtype=np.float32)
-    return _convolve_valid(wrapped, kernel)[..., :n]
-
-
-def _convolve_valid(x: np.ndarray, kernel: np.ndarray, size: int = FIR_BLOCK) -> np.ndarray:
-    """x (..., frames) convolved with a short kernel along the last axis, "valid" part only,
-    by overlap-save: FFT blocks of `size` frames, each giving size - len(kernel) + 1 outputs.
-    numpy's FFT keeps float32 (numpy >= 2) and, unlike scipy.signal.oaconvolve, costs no
-    second of scipy.signal import at the start of every `composer loop`."""
-    k = len(kernel)
-    count = x.shape[-1] - k + 1
-    size = max(size, 1 << (2 * k - 1).bit_length())
-    step = size - k + 1
-    blocks = -(-count // step)
-    padded = np.zeros(x.shape[:-1] + ((blocks - 1) * step + size,), dtype=x.dtype)
-    padded[..., :x.shape[-1]] = x
-    segments = np.lib.stride_tricks.sliding_window_view(padded, size, axis=-1)[..., ::step, :]
-    spectrum = np.fft.rfft(segments, axis=-1) * np.fft.rfft(kernel, size)
-    out = np.fft.irfft(spectrum, size, axis=-1)[..., k - 1:]
-    return out.reshape(x.shape[:-1] + (blocks * step,))[..., :count].astype(x.dtype, copy=False)
+    return convolve_valid(wrapped, kernel, FIR_BLOCK)[..., :n]
 
 
 @functools.lru_cache(maxsize=8)
