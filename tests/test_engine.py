@@ -137,13 +137,6 @@ def test_ctrl_c_during_play_keeps_what_was_played(tmp_path):
     assert not list(tmp_path.glob(".*.tmp"))
 
 
-def test_scrape_of_an_unreachable_host_fails_in_one_line(tmp_path):
-    result = run_cli("scrape", "http://127.0.0.1:9/", "-o", tmp_path / "crawl", "--retries", "0")
-    assert result.returncode == 1
-    assert "could not reach http://127.0.0.1:9/" in result.stderr
-    assert "Traceback" not in result.stderr
-
-
 def test_render_reports_progress_by_the_second():
     from note_seq import NoteSequence
 

@@ -342,11 +342,13 @@ def test_dry_run_lists_and_writes_nothing(site, tmp_path):
     assert "dry run: 17 files found" in result.stdout
 
 
-def test_unreachable_start_page_is_reported(tmp_path):
+def test_unreachable_start_page_fails_in_one_line(tmp_path):
     result = f.run_cli("scrape", "http://127.0.0.1:9/", "-o", tmp_path / "o", "--no-throttle",
                        "--retries", "0")
-    assert result.returncode == 0
+    assert result.returncode == 1
     assert "pages failed: connection-refused 1" in result.stdout
+    assert result.stderr.strip().splitlines() == [
+        "error: could not reach http://127.0.0.1:9/ (connection-refused 1); nothing was crawled"]
 
 
 @pytest.fixture

@@ -95,3 +95,32 @@ def test_shell_start_status_set_save_validate_quit(tmp_path):
     bar = 4 * 60 / 96 * rate
     assert points.end == len(audio) and abs(len(audio) / bar - round(len(audio) / bar)) < 1e-3
     assert (tmp_path / "keep.mid").stat().st_size > 0
+
+
+def test_shell_takes_a_checkpoint_folder_and_names_every_setting(tmp_path):
+    import shutil
+
+    from models.checkpoint import default_dir
+
+    mine = tmp_path / "my-vae"
+    shutil.copytree(default_dir("vae-2bar"), mine)
+    term = Terminal("shell", "-o", "null")
+    try:
+        term.expect(r"composer> ")
+        term.type(f"set model {mine}")
+        term.expect(r"model = ")
+        term.type("status")
+        term.expect(r"stopped; model vae-2bar \(.*my-vae\), 120 qpm, driver null")
+        term.type("set nope 1")
+        term.expect(r"error: unknown setting 'nope'; one of qpm, model, checkpoint, "
+                    r"temperature, program, bars, loop-seconds, crossfade, driver")
+        term.type("set driver x.mp3")
+        term.expect(r"error: driver 'x.mp3': use speakers, null, or a .wav/.flac file")
+        term.type(f"set model {tmp_path}")
+        term.expect(r"error: .*no trained model here")
+        term.type("quit")
+        term.expect(r"bye")
+        assert term.close() == 0
+    finally:
+        if term.process.poll() is None:
+            term.process.kill()

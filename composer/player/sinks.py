@@ -188,11 +188,12 @@ class Paced:
     latency = 0.0  # the clock starts at the first write, and frames are due from there
 
     def __init__(self, sink, lead: float = 0.5) -> None:
+        from composer.player.events import OutputClock
+
         self.sink = sink
         self.sample_rate = sink.sample_rate
         self.lead = lead  # seconds written ahead of the clock
-        self._start: float | None = None
-        self._paused_at: float | None = None
+        self.clock = OutputClock(sink.sample_rate)  # frame -> when it is due
 
     @property
     def frames(self) -> int:
@@ -203,20 +204,17 @@ class Paced:
         return getattr(self.sink, "path", None)
 
     def write(self, block: np.ndarray) -> None:
-        if self._start is None:
-            self._start = time.monotonic()
-        ahead = self.sink.frames / self.sample_rate - (time.monotonic() - self._start)
+        self.clock.start()  # the first write sets the clock
+        ahead = self.clock.time_of(self.sink.frames) - time.monotonic()
         if ahead > self.lead:
             time.sleep(ahead - self.lead)
         self.sink.write(block)
 
     def pause(self) -> None:
-        self._paused_at = time.monotonic()
+        self.clock.pause()
 
     def resume(self) -> None:
-        if self._paused_at is not None and self._start is not None:
-            self._start += time.monotonic() - self._paused_at
-        self._paused_at = None
+        self.clock.resume()
 
     def close(self) -> None:
         self.sink.close()
