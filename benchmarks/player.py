@@ -52,6 +52,9 @@ def throughput(args) -> dict:
     from composer.player import MidiLoopMaker, PlaySettings
     from composer.player.producer import Producer
 
+    from composer.fir import use_scipy_fft
+
+    use_scipy_fft()  # as the player does once its first sound is out
     settings = PlaySettings(model=args.model, seed=0, bars=args.bars)
     maker = MidiLoopMaker(settings)
     maker()  # warm: first-call allocations, soundfont pages

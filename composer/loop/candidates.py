@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from composer.audio import Grid
+from composer.fir import fft
 from composer.loop.seam import band_db, band_power, to_db
 
 CONTEXT = 1024  # samples at the analysis rate (93 ms at 11025 Hz) on each side of a point
@@ -123,10 +124,10 @@ def score_candidates(mono: np.ndarray, rate: int, grid: Grid, sample_rate: int, 
     size = 1 << int(np.ceil(np.log2(4 * WAVE)))
     window = np.hanning(2 * WAVE)
     windowed = _windows(mono, points, WAVE, WAVE) * window
-    spectra = np.fft.rfft(windowed, size, axis=1)
+    spectra = fft().rfft(windowed, size, axis=1)
     energy = np.sum(windowed ** 2, axis=1) + 1e-20
     cross = spectra[end_beat] * np.conj(spectra[start_beat])
-    corr = np.fft.irfft(cross, size, axis=1)
+    corr = fft().irfft(cross, size, axis=1)
     lags = np.arange(-lag, lag + 1)
     corr = corr[:, lags % size] / np.sqrt(energy[end_beat] * energy[start_beat])[:, None]
     best = np.argmax(corr, axis=1)

@@ -25,7 +25,7 @@ import functools
 import numpy as np
 
 from composer.audio import SeamScores
-from composer.fir import convolve_valid
+from composer.fir import convolve_valid, fft
 
 HIGH_PASS_HZ = 8000.0  # a step is broadband (1/f); rendered music has little energy up here
 HIGH_PASS_SECONDS = 0.0015  # the filter's impulse response, each side, kept (the rest < 1e-5)
@@ -160,7 +160,7 @@ def band_power(frames: np.ndarray, sample_rate: int) -> np.ndarray:
     out = np.empty((len(rows), len(edges)), dtype=np.result_type(frames.dtype, np.float32))
     for lo in range(0, len(rows), CHUNK_FRAMES):
         windowed = rows[lo:lo + CHUNK_FRAMES] * window
-        spectrum = np.fft.rfft(windowed, axis=-1)  # keeps float32 (numpy >= 2)
+        spectrum = fft().rfft(windowed, axis=-1)  # keeps float32
         spectrum = spectrum.real ** 2 + spectrum.imag ** 2
         out[lo:lo + CHUNK_FRAMES] = np.add.reduceat(spectrum[:, edges[0]:], edges - edges[0],
                                                     axis=-1) / width

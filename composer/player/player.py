@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from composer.audio import Loop
+from composer.fir import use_scipy_fft
 from composer.player.events import (
     Event,
     EventBus,
@@ -117,6 +118,8 @@ class Player:
         if self.first_sound is None:
             self.first_sound = time.perf_counter() - self.created_at
             self.clock.start()
+            # the faster FFTs for the producer's analyses, now that their import delays no one
+            threading.Thread(target=use_scipy_fft, name="composer-fft", daemon=True).start()
             if self.state == "starting":
                 self._set_state("playing")
         self.sink.write(block)
