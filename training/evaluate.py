@@ -73,6 +73,7 @@ def evaluate_lstm(checkpoint: str | os.PathLike, corpus: str | os.PathLike, *,
     ng_hits = _ngram_argmax_hits(ngram, test.tokens, positions, context, vocab)
     return {
         "model": "lstm",
+        "evaluator": "lstm",
         "checkpoint": str(checkpoint),
         "corpus": str(corpus),
         "test_pieces": test.pieces,
@@ -164,6 +165,7 @@ def evaluate_vae(checkpoint: str | os.PathLike, corpus: str | os.PathLike, *,
         ends.append(np.abs(pitch_class_histogram(a) - pitch_class_histogram(b)).sum())
     return {
         "model": info["model"],
+        "evaluator": "vae",
         "checkpoint": str(checkpoint),
         "corpus": str(corpus),
         "test_pieces": test.pieces,
@@ -211,6 +213,7 @@ def evaluate_gan(checkpoint: str | os.PathLike, corpus: str | os.PathLike, *,
                                                  "relative_difference": rel, "close": close}
     return {
         "model": "gan",
+        "evaluator": "gan",
         "checkpoint": str(checkpoint),
         "corpus": str(corpus),
         "test_pieces": train.pieces,

@@ -45,34 +45,52 @@ def render(folder: Path) -> str:
         lines += ["## Training metrics (best checkpoint)", "", "| metric | value |", "|---|---:|"]
         lines += [f"| {k} | {v:.4f} |" for k, v in best.items()]
         lines += ["", "Loss curves: `loss.png`. Per-checkpoint history: `metrics.json`.", ""]
-    if report and report.get("model") == "gan":
-        lines += ["## Generated phrases against the training data (MuseGAN statistics)", "",
-                  f"{report['generated_phrases']} generated phrases, "
-                  f"{report['training_phrases']:,} training phrases (`composer eval`); "
-                  f"{report['within_10_percent']} of {len(report['statistics'])} statistics close "
-                  f"({report.get('closeness', 'within 10 %')}).", "",
-                  "| statistic / track | generated | training data | difference | close |",
-                  "|---|---:|---:|---:|:-:|"]
-        lines += [f"| {k} | {v['generated']:.3f} | {v['training_data']:.3f} | "
-                  f"{100 * v['relative_difference']:.0f} % | {'yes' if v.get('close') else 'no'} |"
-                  for k, v in report["statistics"].items()]
-        lines.append("")
-    elif report and report.get("model") != "lstm":
-        lines += ["## Test split", "", f"`composer eval` on {report.get('test_pieces')} test pieces:",
-                  "", "| metric | value |", "|---|---:|"]
-        lines += [f"| {k} | {v:.4f} |" for k, v in report.get("metrics", {}).items()]
-        lines.append("")
-    elif report:
-        lines += ["## Test split", "",
-                  f"{report['scored_events']:,} events of {report['test_pieces']} pieces, "
-                  f"windows of {report['window']} events (`composer eval`).", "",
-                  "| model | next-event accuracy | perplexity |", "|---|---:|---:|",
-                  f"| this {report['model']} | {report['lstm']['accuracy']:.3f} | "
-                  f"{report['lstm']['perplexity']:.2f} |",
-                  f"| {report['ngram']['order']}-gram Kneser-Ney baseline (order chosen on valid) "
-                  f"| {report['ngram']['accuracy']:.3f} | {report['ngram']['perplexity']:.2f} |",
-                  ""]
+    if report:
+        lines += REPORT_SECTIONS[report_family(report)](report)
     return "\n".join(lines)
+
+
+def report_family(report: dict) -> str:
+    """Which evaluation wrote an eval.json (training.evaluate.EVALUATORS); reports from before
+    the field was written are told apart by their shape."""
+    if "evaluator" in report:
+        return report["evaluator"]
+    return "gan" if "statistics" in report else "lstm" if "ngram" in report else "vae"
+
+
+def _gan_section(report: dict) -> list[str]:
+    lines = ["## Generated phrases against the training data (MuseGAN statistics)", "",
+             f"{report['generated_phrases']} generated phrases, "
+             f"{report['training_phrases']:,} training phrases (`composer eval`); "
+             f"{report['within_10_percent']} of {len(report['statistics'])} statistics close "
+             f"({report.get('closeness', 'within 10 %')}).", "",
+             "| statistic / track | generated | training data | difference | close |",
+             "|---|---:|---:|---:|:-:|"]
+    lines += [f"| {k} | {v['generated']:.3f} | {v['training_data']:.3f} | "
+              f"{100 * v['relative_difference']:.0f} % | {'yes' if v.get('close') else 'no'} |"
+              for k, v in report["statistics"].items()]
+    return lines + [""]
+
+
+def _vae_section(report: dict) -> list[str]:
+    lines = ["## Test split", "", f"`composer eval` on {report.get('test_pieces')} test pieces:",
+             "", "| metric | value |", "|---|---:|"]
+    lines += [f"| {k} | {v:.4f} |" for k, v in report.get("metrics", {}).items()]
+    return lines + [""]
+
+
+def _lstm_section(report: dict) -> list[str]:
+    return ["## Test split", "",
+            f"{report['scored_events']:,} events of {report['test_pieces']} pieces, "
+            f"windows of {report['window']} events (`composer eval`).", "",
+            "| model | next-event accuracy | perplexity |", "|---|---:|---:|",
+            f"| this {report['model']} | {report['lstm']['accuracy']:.3f} | "
+            f"{report['lstm']['perplexity']:.2f} |",
+            f"| {report['ngram']['order']}-gram Kneser-Ney baseline (order chosen on valid) "
+            f"| {report['ngram']['accuracy']:.3f} | {report['ngram']['perplexity']:.2f} |", ""]
+
+
+REPORT_SECTIONS = {"lstm": _lstm_section, "vae": _vae_section, "gan": _gan_section}
 
 
 def write_model_card(folder: str | Path) -> Path:
