@@ -33,7 +33,7 @@ PRIOR_BAR_LINE = 0.02  # and of loops that start on a bar line
 
 @dataclass(frozen=True)
 class Candidates:
-    """Loops on the grid, best first. Frames are at the clip's own rate."""
+    """Loops on the grid, best first. Frames are at the clip's own sample rate."""
 
     start: np.ndarray  # frame where the period begins
     end: np.ndarray  # frame where it ends (exclusive), lag correction applied
@@ -73,11 +73,11 @@ def _windows(signal: np.ndarray, points: np.ndarray, before: int, after: int) ->
     return padded[np.clip(index, 0, len(padded) - 1)]
 
 
-def _beat_levels(mono: np.ndarray, points: np.ndarray, rate: int) -> np.ndarray:
+def _beat_levels(mono: np.ndarray, points: np.ndarray, analysis_rate: int) -> np.ndarray:
     """Mean band level (dB) of each beat-to-beat span, as the average of its frames."""
     n = CONTEXT
     frames = _windows(mono, np.arange(0, len(mono), n // 2), 0, n)
-    levels = band_db(frames, rate)
+    levels = band_db(frames, analysis_rate)
     centres = np.arange(0, len(mono), n // 2) + n // 2
     edges = np.searchsorted(centres, points)
     sums = np.concatenate([np.zeros((1, levels.shape[1])), np.cumsum(levels, axis=0)])
@@ -88,10 +88,10 @@ def _beat_levels(mono: np.ndarray, points: np.ndarray, rate: int) -> np.ndarray:
     return np.concatenate([spans, spans[-1:]], axis=0)  # the last beat has no successor
 
 
-def score_candidates(mono: np.ndarray, rate: int, grid: Grid, sample_rate: int, limit: int,
-                     lengths: list[int], max_lag: float,
+def score_candidates(mono: np.ndarray, analysis_rate: int, grid: Grid, sample_rate: int,
+                     limit: int, lengths: list[int], max_lag: float,
                      envelope: np.ndarray | None = None) -> Candidates:
-    """Score every (start beat, bars) loop; `mono` is the audio at the analysis `rate`,
+    """Score every (start beat, bars) loop; `mono` is the audio at `analysis_rate`,
     `max_lag` the most seconds the end may move to line the waveforms up, `envelope` the
     onset envelope the beat tracker used (estimated grids)."""
     start_beat, bars = pairs(grid, limit, lengths)
@@ -100,15 +100,15 @@ def score_candidates(mono: np.ndarray, rate: int, grid: Grid, sample_rate: int, 
         return Candidates(empty.astype(np.int64), empty.astype(np.int64), empty.astype(np.int64),
                           empty.astype(np.int64), empty, {k: empty for k in WEIGHTS})
     end_beat = start_beat + bars * grid.beats_per_bar
-    scale = rate / sample_rate
+    scale = analysis_rate / sample_rate
     points = np.round(grid.beats * scale).astype(np.int64)
 
     # Spectral: short contexts on either side of each beat, and whole beats.
-    before = band_power(_windows(mono, points, CONTEXT, 0), rate)
-    after = band_power(_windows(mono, points, 0, CONTEXT), rate)
+    before = band_power(_windows(mono, points, CONTEXT, 0), analysis_rate)
+    after = band_power(_windows(mono, points, 0, CONTEXT), analysis_rate)
     top = max(float(before.max()), float(after.max()))
     before, after = to_db(before, top), to_db(after, top)
-    spans = _beat_levels(mono, points, rate)
+    spans = _beat_levels(mono, points, analysis_rate)
     silence = np.full_like(spans[:1], spans.min())  # what leads into beat 0: nothing
     spans_before = np.concatenate([silence, spans[:-1]])
 
@@ -120,7 +120,7 @@ def score_candidates(mono: np.ndarray, rate: int, grid: Grid, sample_rate: int, 
     spectral = np.exp(-(0.5 * short + 0.5 * long) / SPECTRAL_DB)
 
     # Continuity and phase: one FFT per beat window, one inverse FFT per candidate.
-    lag = round(max_lag * rate)
+    lag = round(max_lag * analysis_rate)
     size = 1 << int(np.ceil(np.log2(4 * WAVE)))
     window = np.hanning(2 * WAVE)
     windowed = _windows(mono, points, WAVE, WAVE) * window
@@ -137,7 +137,7 @@ def score_candidates(mono: np.ndarray, rate: int, grid: Grid, sample_rate: int, 
     aligned = cross * np.exp(1j * omega[None, :] * shift[:, None])  # corr[l] = irfft(cross)[l]
     phase = np.real(aligned).sum(axis=1) / (np.abs(cross).sum(axis=1) + 1e-20)
 
-    beat = _beat_scores(mono, rate, points, start_beat, end_beat, grid, envelope)
+    beat = _beat_scores(mono, analysis_rate, points, start_beat, end_beat, grid, envelope)
     parts = {"spectral": spectral, "continuity": np.clip(continuity, -1.0, 1.0),
              "phase": phase, "beat": beat}
     score = sum(WEIGHTS[k] * (v if k == "spectral" or k == "beat" else 0.5 * (v + 1.0))
@@ -148,7 +148,7 @@ def score_candidates(mono: np.ndarray, rate: int, grid: Grid, sample_rate: int, 
     return Candidates(start, end, bars, start_beat, score, parts).take(order)
 
 
-def _beat_scores(mono: np.ndarray, rate: int, points: np.ndarray, start_beat: np.ndarray,
+def _beat_scores(mono: np.ndarray, analysis_rate: int, points: np.ndarray, start_beat: np.ndarray,
                  end_beat: np.ndarray, grid: Grid, envelope: np.ndarray | None) -> np.ndarray:
     """1 on an exact grid. On an estimated one: how strong an onset each point has (against
     the median beat's) and how close the loop's length is to its number of median beats."""
@@ -157,7 +157,7 @@ def _beat_scores(mono: np.ndarray, rate: int, points: np.ndarray, start_beat: np
     from composer.loop.grid import ONSET_HOP, onset_envelope
 
     if envelope is None:
-        envelope = onset_envelope(mono, rate)
+        envelope = onset_envelope(mono, analysis_rate)
     frames = np.clip(np.round(points / ONSET_HOP).astype(np.int64), 0, len(envelope) - 1)
     # The strongest onset within one hop either side: beats sit on hop-quantised frames.
     near = np.maximum.reduce([envelope[np.clip(frames + k, 0, len(envelope) - 1)]

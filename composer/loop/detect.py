@@ -67,12 +67,12 @@ def find_loop(clip: Clip, *, bars: int | None = None, max_bars: int = 8, min_bar
     if min_bars < 1 or max_bars < min_bars:
         raise LoopError(f"{name}: bar range {min_bars}..{max_bars} is empty")
     lengths = [bars] if bars is not None else list(range(min_bars, max_bars + 1))
-    sr = clip.sample_rate
-    mono = mono_at(clip.audio, sr, ANALYSIS_RATE)
+    sample_rate = clip.sample_rate
+    mono = mono_at(clip.audio, sample_rate, ANALYSIS_RATE)
     grid, envelope = grid_for(clip, mono)
-    limit = min(clip.length, len(clip.audio) - half_width(sr))
+    limit = min(clip.length, len(clip.audio) - half_width(sample_rate))
     lag = EXACT_LAG_SECONDS if grid.exact else LAG_SECONDS
-    found = score_candidates(mono, ANALYSIS_RATE, grid, sr, limit, lengths, lag, envelope)
+    found = score_candidates(mono, ANALYSIS_RATE, grid, sample_rate, limit, lengths, lag, envelope)
     if len(found) == 0:
         raise LoopError(_too_short(name, clip, grid, min(lengths)))
     join = _choose_join(clip, grid, found)
@@ -82,15 +82,16 @@ def find_loop(clip: Clip, *, bars: int | None = None, max_bars: int = 8, min_bar
     period = np.ascontiguousarray(clip.audio[start:end], dtype=np.float32)
     length = int(found.bars[index])
     # The tempo the file plays at: its length is `length` bars (up to a few ms on exact grids).
-    qpm = 60.0 * sr * length * grid.beats_per_bar / (end - start)
+    qpm = 60.0 * sample_rate * length * grid.beats_per_bar / (end - start)
     if grid.exact and abs(qpm - clip.qpm) < 1e-6 * clip.qpm:
         qpm = clip.qpm
     scores = {k: float(v[index]) for k, v in found.parts.items()}
     scores.update(score=float(found.score[index]), predicted_seam=float(predicted),
-                  shift_ms=1000.0 * shift / sr, exact_grid=float(grid.exact))
-    return Loop(audio=period, sample_rate=sr, source_start=start, bars=length, qpm=qpm,
-                beats_per_bar=grid.beats_per_bar, seam=seam_scores(period, sr), scores=scores,
-                phrase=_notes(clip.phrase, start / sr, end / sr, length))
+                  shift_ms=1000.0 * shift / sample_rate, exact_grid=float(grid.exact))
+    return Loop(audio=period, sample_rate=sample_rate, source_start=start, bars=length, qpm=qpm,
+                beats_per_bar=grid.beats_per_bar, seam=seam_scores(period, sample_rate),
+                scores=scores,
+                phrase=_notes(clip.phrase, start / sample_rate, end / sample_rate, length))
 
 
 @dataclass(frozen=True)
@@ -123,25 +124,25 @@ def _best_join(clip: Clip, grid: Grid, found: Candidates, batch: np.ndarray) -> 
     """For each candidate of the batch: its length matched to the waveform, then every
     shift within reach, coarse then fine. The smoothest predicted seam wins; the candidate
     score and a short shift break ties, so clean material keeps its loop on the grid."""
-    sr = clip.sample_rate
-    beat = float(np.median(np.diff(grid.beats))) if len(grid.beats) > 1 else sr
-    reach = int(min(SHIFT_BEATS * beat, SHIFT_SECONDS * sr))
-    coarse, fine = max(1, int(SHIFT_STEP * sr)), max(1, sr // 1000)
-    half = half_width(sr)
-    lag = round(EXACT_LAG_SECONDS * sr) if grid.exact else LENGTH_LAG
+    sample_rate = clip.sample_rate
+    beat = float(np.median(np.diff(grid.beats))) if len(grid.beats) > 1 else sample_rate
+    reach = int(min(SHIFT_BEATS * beat, SHIFT_SECONDS * sample_rate))
+    coarse, fine = max(1, int(SHIFT_STEP * sample_rate)), max(1, sample_rate // 1000)
+    half = half_width(sample_rate)
+    lag = round(EXACT_LAG_SECONDS * sample_rate) if grid.exact else LENGTH_LAG
     starts = found.start[batch]
-    ends = best_lengths(clip.audio, starts, found.end[batch], sr, lag)
+    ends = best_lengths(clip.audio, starts, found.end[batch], sample_rate, lag)
     spans = np.stack([np.maximum(starts - reach - half, 0),
                       np.minimum(ends + reach + half, len(clip.audio))], axis=1)
     union = (int(spans[:, 0].min()), int(spans[:, 1].max()))
     shared = None
     if union[1] - union[0] <= 2 * int(np.max(spans[:, 1] - spans[:, 0])):
-        shared = reference_levels(clip.audio, sr, *union)  # they overlap: measure once
+        shared = reference_levels(clip.audio, sample_rate, *union)  # they overlap: measure once
     best = None
     for k, i in enumerate(batch):
         s, e = int(starts[k]), int(ends[k])
         lo, hi = max(-reach, -s, half - e), min(reach, len(clip.audio) - half - e)
-        reference = shared or reference_levels(clip.audio, sr, *map(int, spans[k]))
+        reference = shared or reference_levels(clip.audio, sample_rate, *map(int, spans[k]))
         score = float(found.score[i])
         shifts = np.union1d(np.arange(0, hi + 1, coarse), -np.arange(0, -lo + 1, coarse))
         cost, _ = _shift_cost(clip, reference, s, e, shifts, score, reach)
@@ -171,21 +172,21 @@ def _snap(clip: Clip, reference: Reference, start: int, end: int,
           lag: int) -> tuple[int, int, float]:
     """Every sample within SNAP_SECONDS (and, on estimated grids, every end within `lag`
     frames): the smoothest predicted seam, then the most continuous waveform."""
-    sr = clip.sample_rate
-    r = max(1, int(SNAP_SECONDS * sr))
+    sample_rate = clip.sample_rate
+    r = max(1, int(SNAP_SECONDS * sample_rate))
     k = np.arange(-r, r + 1)
     ell = np.arange(-lag, lag + 1)
     starts = (start + k[None, :] + 0 * ell[:, None]).ravel()
     ends = (end + k[None, :] + ell[:, None]).ravel()
-    half = half_width(sr)
+    half = half_width(sample_rate)
     ok = (starts >= 0) & (ends + half <= len(clip.audio)) & (ends - half >= 0)
     starts, ends = starts[ok], ends[ok]
     # The seam measures cost an FFT per join: only the most continuous joins get them.
-    continuity = mismatch(clip.audio, starts, ends, sr)
+    continuity = mismatch(clip.audio, starts, ends, sample_rate)
     keep = np.argsort(continuity, kind="stable")[:SNAP_FINALISTS]
     starts, ends = np.append([start], starts[keep]), np.append([end], ends[keep])
-    continuity = mismatch(clip.audio, starts, ends, sr)
-    worst = predicted_scores(clip.audio, sr, reference, starts, ends)
+    continuity = mismatch(clip.audio, starts, ends, sample_rate)
+    worst = predicted_scores(clip.audio, sample_rate, reference, starts, ends)
     cost = np.maximum(worst, GOOD_ENOUGH) + 0.1 * continuity + 1e-4 * np.abs(starts - start) / r
     i = int(np.argmin(cost))
     return int(starts[i]), int(ends[i]), float(worst[i])

@@ -21,19 +21,19 @@ ATTACK_SECONDS = 0.006  # short-time energy window for placing an attack
 ATTACK_SEARCH = 0.025  # how far from the tracked beat the attack may lie
 
 
-def mono_at(audio: np.ndarray, sample_rate: int, rate: int = ANALYSIS_RATE) -> np.ndarray:
-    """Mono float32 at `rate` (soxr, the resampler librosa itself uses)."""
+def mono_at(audio: np.ndarray, sample_rate: int, analysis_rate: int = ANALYSIS_RATE) -> np.ndarray:
+    """Mono float32 at `analysis_rate` (soxr, the resampler librosa itself uses)."""
     mono = np.asarray(audio, dtype=np.float32)
     if mono.ndim == 2:
         mono = mono.mean(axis=1, dtype=np.float32)
-    if sample_rate == rate:
+    if sample_rate == analysis_rate:
         return np.ascontiguousarray(mono)
     import soxr
 
-    return soxr.resample(mono, sample_rate, rate, quality="LQ").astype(np.float32)
+    return soxr.resample(mono, sample_rate, analysis_rate, quality="LQ").astype(np.float32)
 
 
-def onset_envelope(mono: np.ndarray, rate: int, hop: int = ONSET_HOP) -> np.ndarray:
+def onset_envelope(mono: np.ndarray, analysis_rate: int, hop: int = ONSET_HOP) -> np.ndarray:
     """Spectral flux on log-spaced bands (rectified dB rise), one value per hop. Numpy only:
     librosa's onset_strength would add its feature module's start-up to every run."""
     from composer.loop.seam import band_db
@@ -42,19 +42,19 @@ def onset_envelope(mono: np.ndarray, rate: int, hop: int = ONSET_HOP) -> np.ndar
     count = max(1, (len(mono) - n_fft) // hop + 1)
     padded = np.pad(mono, (n_fft // 2, n_fft // 2))
     frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop][:count + 1]
-    level = band_db(frames, rate)
+    level = band_db(frames, analysis_rate)
     rise = np.maximum(np.diff(level, axis=0, prepend=level[:1]), 0.0).mean(axis=1)
     return rise.astype(np.float32)
 
 
-def attacks(mono: np.ndarray, rate: int, beats: np.ndarray) -> np.ndarray:
+def attacks(mono: np.ndarray, analysis_rate: int, beats: np.ndarray) -> np.ndarray:
     """Each beat moved to the steepest rise of short-time (high-frequency weighted) energy
     within ATTACK_SEARCH of it. The tracker's beats sit on a 5.8 ms hop and its spectral
     frames see an attack before it happens; loop points belong where the attack starts."""
     if len(beats) == 0:
         return beats
-    width = max(2, int(ATTACK_SECONDS * rate))
-    search = int(ATTACK_SEARCH * rate)
+    width = max(2, int(ATTACK_SECONDS * analysis_rate))
+    search = int(ATTACK_SEARCH * analysis_rate)
     edge = np.diff(mono, prepend=mono[:1]).astype(np.float64) ** 2
     c = np.concatenate([[0.0], np.cumsum(edge)])
     offsets = np.arange(-search, search + 1)
