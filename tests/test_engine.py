@@ -70,10 +70,12 @@ def test_play_generate_interpolate_and_shell_take_a_users_checkpoint(my_vae, tmp
     mid = tmp_path / "mine.mid"
     run_cli("generate", "--checkpoint", my_vae, "--bars", "2", "-o", mid, check=True)
     assert pretty_midi.PrettyMIDI(str(mid)).get_end_time() <= 4.0 + 1e-3
-    blend = tmp_path / "blend.mid"
+    blend = tmp_path / "blend.wav"  # the audio, and the MIDI beside it
     run_cli("interpolate", chorales[0], chorales[1], "--checkpoint", my_vae, "--steps", "2",
             "-o", blend, check=True)
-    assert pretty_midi.PrettyMIDI(str(blend)).instruments
+    assert pretty_midi.PrettyMIDI(str(blend.with_suffix(".mid"))).instruments
+    audio, rate = soundfile.read(str(blend))
+    assert rate == RATE and len(audio) >= 2 * 2 * 2 * RATE  # two 2-bar steps at 120 qpm
     wrong = run_cli("interpolate", chorales[0], chorales[1], "--model", "gan", "-o", blend)
     assert wrong.returncode == 1 and "no latent space" in wrong.stderr
 

@@ -156,8 +156,8 @@ def test_generate_without_a_model_says_so(tmp_path):
 
 
 def test_eval_reports_lstm_and_ngram(trained, small_corpus):
-    result = f.run_cli("eval", trained["out"], "--corpus", small_corpus, "--window", "48",
-                       check=True)
+    result = f.run_cli("eval", "--checkpoint", trained["out"], "--corpus", small_corpus,
+                       "--window", "48", check=True)
     assert "Kneser-Ney" in result.stdout
     report = json.loads((trained["out"] / "eval.json").read_text())
     for name in ("lstm", "ngram"):

@@ -131,3 +131,17 @@ def test_midi_out_on_this_machine_either_opens_a_virtual_port_or_says_why():
         open_port()
     pytest.skip("no ALSA sequencer (/dev/snd/seq) on this machine: the rtmidi port itself "
                 "is not exercised; the timing is tested through a recording port above")
+
+
+def test_play_midi_out_options_fail_in_one_line_where_they_cannot_work(tmp_path):
+    from factories import run_cli
+
+    result = run_cli("play", "--no-audio", "--minutes", "0.01")
+    assert result.returncode == 1 and "give --midi-out too" in result.stderr
+    result = run_cli("play", "--midi-port", "Foo", "--minutes", "0.01", "-o", tmp_path / "x.wav")
+    assert result.returncode == 1 and "--midi-port names the port for --midi-out" in result.stderr
+    if not Path("/dev/snd/seq").exists():
+        result = run_cli("play", "--midi-out", "--minutes", "0.01", "-o", tmp_path / "x.wav")
+        assert result.returncode == 1
+        assert result.stderr.strip().splitlines() == [result.stderr.strip()]  # one line
+        assert "ALSA sequencer" in result.stderr and not (tmp_path / "x.wav").exists()
