@@ -53,9 +53,16 @@ def _main(version: Annotated[bool, typer.Option(
           ) -> None:
     """MIDI-first generative music: corpus, models, render, loops, playback."""
 
+
 # No markup, emoji or highlighting: file names like "a[1]:x:.mid" must print as they are.
 out = Console(soft_wrap=True, markup=False, emoji=False, highlight=False)
 err = Console(stderr=True, soft_wrap=True, markup=False, emoji=False, highlight=False)
+
+
+MODEL_HELP = generators.help_text()
+CHECKPOINT_HELP = "A folder `composer train` wrote (its model.json says which model it is)"
+PROGRAM_HELP = "GM program 0-127 of every pitched note (default: the model's own)"
+QPM_HELP = "Tempo in quarter notes per minute"
 
 
 def _user_errors():
@@ -354,12 +361,6 @@ def _lstm_table(report: dict, checkpoint: Path, corpus: Path) -> None:
 _EVAL_TABLES = {"lstm": _lstm_table, "vae": _vae_table, "gan": _gan_table}
 
 
-MODEL_HELP = generators.help_text()
-CHECKPOINT_HELP = "A folder `composer train` wrote (its model.json says which model it is)"
-PROGRAM_HELP = "GM program 0-127 of every pitched note (default: the model's own)"
-QPM_HELP = "Tempo in quarter notes per minute"
-
-
 def _check_program(program: int | None) -> None:
     if program is not None and not 0 <= program <= 127:
         raise ValueError(f"--program {program}: a GM program is 0..127")
@@ -469,7 +470,7 @@ def _settings(model: str | None, checkpoint: Path | None, **values):
 @app.command("play")
 @user_errors
 def play(
-    model: Annotated[str | None, typer.Option("--model", "-m", help=MODEL_HELP + " [default: lstm]")] = None,
+    model: Annotated[str | None, typer.Option("--model", "-m", help=MODEL_HELP + " (default: lstm)")] = None,
     checkpoint: Annotated[Path | None, typer.Option("--checkpoint", help=CHECKPOINT_HELP)] = None,
     qpm: Annotated[float, typer.Option("--qpm", help=QPM_HELP)] = 120.0,
     program: Annotated[int | None, typer.Option("--program", help=PROGRAM_HELP)] = None,
@@ -582,7 +583,7 @@ def _process_age() -> float:
 @app.command("shell")
 @user_errors
 def shell(
-    model: Annotated[str | None, typer.Option("--model", "-m", help=MODEL_HELP + " [default: lstm]")] = None,
+    model: Annotated[str | None, typer.Option("--model", "-m", help=MODEL_HELP + " (default: lstm)")] = None,
     checkpoint: Annotated[Path | None, typer.Option("--checkpoint", help=CHECKPOINT_HELP)] = None,
     qpm: Annotated[float, typer.Option("--qpm", help=QPM_HELP)] = 120.0,
     program: Annotated[int | None, typer.Option("--program", help=PROGRAM_HELP)] = None,

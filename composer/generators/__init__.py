@@ -67,7 +67,7 @@ class ModelSpec:
         return cls(checkpoint, seed=seed, temperature=temperature, top_k=top_k)
 
 
-VAES = ("vae-2bar", "vae-16bar")
+VAES = ("vae-2bar", "vae-16bar")  # as models.checkpoint.VAES (not imported: it loads numpy)
 
 GENERATORS: dict[str, ModelSpec] = {spec.name: spec for spec in (
     ModelSpec("lstm", "performance LSTM: a piano line that continues itself (or a primer)",

@@ -7,9 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from composer.phrase import Phrase
-from models.checkpoint import load_checkpoint
-
-VAES = ("vae-2bar", "vae-16bar")
+from models.checkpoint import VAES, load_checkpoint
 
 
 class VaeGenerator:
