@@ -293,7 +293,7 @@ def train(
 @user_errors
 def evaluate(
     checkpoint_arg: Annotated[Path | None, typer.Argument(
-        metavar="[CHECKPOINT]", help="Checkpoint folder (same as --checkpoint)")] = None,
+        metavar="CHECKPOINT", help="Checkpoint folder (same as --checkpoint)")] = None,
     corpus: Annotated[Path, typer.Option("--corpus", help="Corpus folder; its test split is used")] = ...,
     model: Annotated[str | None, typer.Option("--model", "-m", help=MODEL_HELP)] = None,
     checkpoint: Annotated[Path | None, typer.Option("--checkpoint", help=CHECKPOINT_HELP)] = None,
