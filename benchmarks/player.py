@@ -84,8 +84,8 @@ def throughput(args) -> dict:
         from composer.audio import Clip
 
         for loop in loops:
-            maker.finish((settings, Clip(audio=loop.audio, sample_rate=loop.sample_rate,
-                                         qpm=loop.qpm, phrase=loop.phrase)))
+            maker.finish(Clip(audio=loop.audio, sample_rate=loop.sample_rate, qpm=loop.qpm,
+                              phrase=loop.phrase))
         seam = time.perf_counter() - start
         seams_ok = sum(loop.seam.ok for loop in loops)
         runs.append({"audio_s": audio, "pipeline_s": full, "render_only_s": render,

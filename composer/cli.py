@@ -559,11 +559,12 @@ def _play(player, sink, minutes: float | None) -> None:
     first = ""
     if player.first_sound is not None:  # counted from the start of the process
         first = f", first sound after {player.first_sound + player_created - started:.2f} s"
-    out.print(f"{where}{status.seconds_played:.1f} s of music, {status.loops_played + 1} loops "
+    seconds = sink.frames / sink.sample_rate  # what the sink took (a file: what it holds)
+    out.print(f"{where}{seconds:.1f} s of music, {status.loops_played + 1} loops "
               f"at {status.qpm:g} qpm{first}"
               + (f", {status.errors} generation errors recovered" if status.errors else ""))
     if interrupted:
-        kept = f"; {path} holds the {status.seconds_played:.1f} s played" if path else ""
+        kept = f"; {path} holds the {seconds:.2f} s played" if path else ""
         err.print(f"interrupted{kept}")
         raise typer.Exit(130)
 

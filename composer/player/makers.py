@@ -79,31 +79,29 @@ class MidiLoopMaker:
                                                   else settings.temperature)
             self.settings = settings
 
-    def compose(self) -> tuple[PlaySettings, Phrase]:
-        """The next phrase, with the settings it was made under."""
+    def compose(self) -> Phrase:
+        """The next phrase, made under the settings of the moment."""
         with self._lock:
             settings, generator = self.settings, self.generator
         phrase = generator.phrase(settings.bars, settings.qpm)
-        return settings, phrase.with_program(settings.program)
+        return phrase.with_program(settings.program)
 
-    def render(self, item: tuple[PlaySettings, Phrase]) -> tuple[PlaySettings, Clip]:
+    def render(self, phrase: Phrase) -> Clip:
         """A phrase as a seamless period (the folded tail adds to the start), not yet
         normalised: `finish` does that, off the rendering thread."""
-        settings, phrase = item
-        return settings, self.renderer.render_loop(phrase, normalize=False)
+        return self.renderer.render_loop(phrase, normalize=False)
 
-    def finish(self, item: tuple[PlaySettings, Clip]) -> Loop:
+    def finish(self, clip: Clip) -> Loop:
         """Normalise the period's loudness, choose where it wraps (composer.loop.wrap: the
         downbeat unless another bar line joins better), measure the seam, wrap it up as a
         Loop whose `downbeat` says where bar 1 begins in the period."""
         from composer.loop.wrap import choose_wrap
 
-        settings, clip = item
-        sample_rate = clip.sample_rate
+        sample_rate, bars = clip.sample_rate, clip.phrase.bars
         period = self.renderer.normalize(clip.audio)  # as it will be heard, before measuring
-        start, seam = choose_wrap(period, sample_rate, settings.bars)
+        start, seam = choose_wrap(period, sample_rate, bars)
         audio = np.roll(period, -start, axis=0) if start else period
-        return Loop(audio=audio, sample_rate=sample_rate, bars=settings.bars, qpm=clip.qpm,
+        return Loop(audio=audio, sample_rate=sample_rate, bars=bars, qpm=clip.qpm,
                     beats_per_bar=clip.beats_per_bar, seam=seam, downbeat=-start % len(audio),
                     scores={"seam_at_s": start / sample_rate}, phrase=clip.phrase)
 

@@ -91,6 +91,9 @@ class FileSink(_OfflineSink):
     def close(self) -> None:
         if self._file.closed:
             return
+        # what the file holds, asked of libsndfile: a Ctrl-C may land between a write and the
+        # count of it (here or in soundfile's own bookkeeping)
+        self.frames = self._file.tell()
         self._file.close()
         os.replace(self._tmp, self.path)
 
