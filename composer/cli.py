@@ -119,7 +119,8 @@ def _parse_key(text: str | None):
 @user_errors
 def corpus_build(
     sources: Annotated[list[str], typer.Argument(
-        help="music21:<bach|nottingham|essen|ryansMammoth|oneills|all>, dir:PATH or lakh:PATH")],
+        help="music21:<bach|nottingham|essen|ryansMammoth|oneills|all>, dir:PATH, lakh:PATH "
+             "or pop909:PATH")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Corpus folder to create or resume")],
     keep_key: Annotated[bool, typer.Option("--keep-key", help="Store pieces in their own key")] = False,
     to: Annotated[str | None, typer.Option("--to", help="Common key (default C major / A minor)")] = None,
@@ -901,6 +902,43 @@ def fetch_lakh(
                   + skipped)
     for root in result.roots:
         out.print(f"next: composer corpus build lakh:{root} -o CORPUS")
+
+
+@fetch_app.command("pop909")
+@user_errors
+def fetch_pop909(
+    output: Annotated[Path, typer.Option("-o", "--output", help="Folder to extract into")],
+    url: Annotated[str | None, typer.Option(
+        "--url", help="The archive's URL (default: the POP909-Dataset repository's zip)")] = None,
+    keep_archive: Annotated[bool, typer.Option(
+        "--keep-archive", help="Keep the .zip after extracting")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds of silence before a retry")] = 60.0,
+    retries: Annotated[int, typer.Option(help="Reconnections (resuming) before giving up")] = 5,
+    retry_delay: Annotated[float, typer.Option(
+        "--retry-delay", help="Seconds before the first retry; doubles with each retry")] = 1.0,
+) -> None:
+    """Download POP909 (909 pop songs: melody, bridge and piano tracks with chord, beat and key
+    annotations; MIT), resumably, and extract only the songs and their annotations."""
+    from scraper.pop909 import fetch_pop909 as run_fetch
+
+    try:
+        with _ByteBars(err) as bars:
+            result = run_fetch(output, url=url, keep_archive=keep_archive, progress=bars,
+                               timeout=timeout, retries=retries, backoff=retry_delay)
+    except KeyboardInterrupt:
+        err.print(f"interrupted: the partial download is kept in {output / '.pop909'}; "
+                  "run the same command again to resume")
+        raise typer.Exit(130) from None
+    if result.already_fetched:
+        out.print(f"{output}: already fetched from {result.url} ({result.songs} songs)")
+    else:
+        resumed = f", resumed at byte {result.resumed_from:,}" if result.resumed_from else ""
+        out.print(f"{result.url}: {result.downloaded_bytes:,} bytes downloaded{resumed}")
+        left = ", ".join(f"{k} {v}" for k, v in result.skipped.items())
+        out.print(f"{output}: {result.songs} songs; {result.extracted} files extracted"
+                  + (f", {result.already_there} already there" if result.already_there else "")
+                  + (f" (left out: {left})" if left else ""))
+    out.print(f"next: composer corpus build pop909:{output} -o CORPUS")
 
 
 @app.command("soundfont")

@@ -32,7 +32,14 @@ from pathlib import Path
 from training import music21_corpus, shards
 from training.fileio import atomic_write_text
 from training.ingest import SPLITS, IngestOptions, IngestResult, ingest_file
-from training.sources import SourceFile, SourceSpec, list_dir, list_lakh, parse_source
+from training.sources import (
+    SourceFile,
+    SourceSpec,
+    list_dir,
+    list_lakh,
+    list_pop909,
+    parse_source,
+)
 
 MANIFEST_COLUMNS = (
     "id", "source", "path", "hash", "split", "key", "key_confidence", "transpose", "tempo",
@@ -178,6 +185,9 @@ def _start_worker() -> None:
     gc.freeze()
 
 
+LISTERS = {"dir": list_dir, "lakh": list_lakh, "pop909": list_pop909}
+
+
 def make_executor(workers: int | None):
     """A process pool started from a clean forkserver: workers never inherit TensorFlow."""
     from concurrent.futures import ProcessPoolExecutor
@@ -246,7 +256,7 @@ def build_corpus(
                 files, failures = _convert_music21(spec, limit, executor, progress)
                 pending_rejects += [f for f in failures if f["id"] not in store.done_ids]
             else:
-                files = (list_lakh if spec.kind == "lakh" else list_dir)(spec, limit)
+                files = LISTERS[spec.kind](spec, limit)
             items += files
         summary.files_seen = len(items) + len(pending_rejects)
         seen: set[str] = set()

@@ -7,6 +7,7 @@ result carries either a manifest row and a serialized NoteSequence, or a reason 
 from __future__ import annotations
 
 import hashlib
+import os
 import warnings
 from dataclasses import dataclass, field
 
@@ -14,6 +15,7 @@ import numpy as np
 import pretty_midi
 
 from training.keys import Key
+from training.pop909 import AnnotationError, annotate, read_annotations
 from training.score import Score, fold_pitches, to_notesequence
 from training.transposer import DEFAULT_TARGET, plan_transposition
 from training.validate import BadMidi, Limits, deadline, main_tempo, parse_midi
@@ -88,10 +90,15 @@ def ingest_file(path: str, ident: str, source: str, options: IngestOptions) -> I
         with open(path, "rb") as handle:
             data = handle.read(options.limits.max_bytes + 1)
         score = parse_midi(data, options.limits)
+        annotations = None
+        if source.startswith("pop909:"):  # chords, beats and keys in files beside the song
+            annotations = read_annotations(os.path.dirname(path))
         with deadline(options.limits.time_limit):
-            result.row, result.sequence = _describe(score, options)
+            result.row, result.sequence = _describe(score, options, annotations)
     except BadMidi as exc:
         result.reason, result.detail = exc.reason, exc.detail
+    except AnnotationError as exc:
+        result.reason, result.detail = "bad-annotation", str(exc)
     except OSError as exc:
         result.reason, result.detail = "unreadable", exc.strerror or str(exc)
     except Exception as exc:  # noqa: BLE001 - one odd file must not stop a 178k-file build
@@ -101,11 +108,13 @@ def ingest_file(path: str, ident: str, source: str, options: IngestOptions) -> I
     return result
 
 
-def _describe(score: Score, options: IngestOptions) -> tuple[dict, bytes]:
+def _describe(score: Score, options: IngestOptions, annotations=None) -> tuple[dict, bytes]:
     plan = plan_transposition(score, options.target)
     shift = 0 if options.keep_key else plan.shift
     digest = content_hash(score)
     sequence = to_notesequence(score, shift)
+    if annotations is not None:
+        annotate(sequence, annotations, shift)
     pitched = fold_pitches(score.pitched()[0] + shift)
     signatures = score.time_signatures
     row = {

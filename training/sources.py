@@ -1,9 +1,10 @@
-"""Where corpus pieces come from: `music21:<collection>`, `dir:PATH` and `lakh:PATH`.
+"""Where corpus pieces come from: `music21:<collection>`, `dir:PATH`, `lakh:PATH` and
+`pop909:PATH`.
 
 A source turns into a list of `SourceFile`s (an id that stays the same across runs, and a MIDI
 path). Ids make a build resumable and appear in the manifest, so they are stable and readable:
 `music21:essen/han1/0012`, `dir:/home/me/midi/take5.mid` (absolute, so two folders never
-collide), `lakh:0a1b2c...` (Lakh's md5 file names).
+collide), `lakh:0a1b2c...` (Lakh's md5 file names), `pop909:001` (POP909's song numbers).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ _MD5_RE = re.compile(r"^[0-9a-f]{32}$")
 
 @dataclass(frozen=True)
 class SourceSpec:
-    kind: str  # "music21" | "dir" | "lakh"
+    kind: str  # "music21" | "dir" | "lakh" | "pop909"
     value: str  # collection name or folder path
 
     def __str__(self) -> str:
@@ -39,10 +40,11 @@ class SourceError(ValueError):
 
 
 def parse_source(text: str) -> list[SourceSpec]:
-    """Parse 'music21:bach', 'music21:all', 'dir:PATH' or 'lakh:PATH'."""
+    """Parse 'music21:bach', 'music21:all', 'dir:PATH', 'lakh:PATH' or 'pop909:PATH'."""
     kind, sep, value = text.partition(":")
     if not sep or not value:
-        raise SourceError(f"{text}: a source looks like music21:bach, dir:PATH or lakh:PATH")
+        raise SourceError(f"{text}: a source looks like music21:bach, dir:PATH, lakh:PATH or "
+                          "pop909:PATH")
     kind = kind.lower()
     if kind == "music21":
         if value.lower() == "all":
@@ -56,7 +58,32 @@ def parse_source(text: str) -> list[SourceSpec]:
         if not path.is_dir():
             raise SourceError(f"{text}: {path} is not a folder")
         return [SourceSpec(kind, str(path.resolve()))]
-    raise SourceError(f"{text}: unknown source kind {kind!r} (music21, dir or lakh)")
+    if kind == "pop909":
+        root = pop909_songs_folder(Path(value).expanduser())
+        if root is None:
+            raise SourceError(f"{text}: no POP909 songs there (POP909/NNN/NNN.mid); get them "
+                              "with `composer fetch pop909 -o DIR`")
+        return [SourceSpec(kind, str(root.resolve()))]
+    raise SourceError(f"{text}: unknown source kind {kind!r} (music21, dir, lakh or pop909)")
+
+
+def pop909_songs_folder(path: Path) -> Path | None:
+    """The folder of POP909's numbered song folders: `path` itself, or its POP909/."""
+    for root in (path / "POP909", path):
+        if root.is_dir() and any(_pop909_song(p) for p in root.iterdir()):
+            return root
+    return None
+
+
+def _pop909_song(folder: Path) -> Path | None:
+    midi = folder / f"{folder.name}.mid"
+    return midi if folder.name.isdigit() and midi.is_file() else None
+
+
+def list_pop909(spec: SourceSpec, limit: int | None = None) -> list[SourceFile]:
+    """POP909's songs, `NNN/NNN.mid`, in number order; their annotations sit beside them."""
+    songs = [m for m in map(_pop909_song, sorted(Path(spec.value).iterdir())) if m][:limit]
+    return [SourceFile(f"pop909:{m.stem}", str(spec), str(m)) for m in songs]
 
 
 def midi_files_under(root: Path) -> list[Path]:
