@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -25,6 +26,13 @@ def run_cli(*args, timeout: float = 300, check: bool = False,
     if check and result.returncode != 0:
         raise AssertionError(f"composer {' '.join(map(str, args))} failed:\n{result.stderr}")
     return result
+
+
+def lines(text: str) -> list[str]:
+    """A command's output lines, less pyfluidsynth's note of where it found its library (it
+    prints one to stdout whenever the CI environment variable is set, as in CI runs)."""
+    return [line for line in text.strip().splitlines()
+            if not re.match(r"^'[\w-]+' was found at ", line)]
 
 
 def write_midi(path: Path, notes: list[tuple[int, float, float]], *, program: int = 0,

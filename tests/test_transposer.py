@@ -95,7 +95,7 @@ def test_notesequence_transposition(chorales):
 def test_cli_transpose_says_what_it_did_in_one_line(tmp_path, chorales):
     out = tmp_path / "c.mid"
     result = f.run_cli("transpose", chorales[1], out, check=True)
-    lines = result.stdout.strip().splitlines()
+    lines = f.lines(result.stdout)
     assert len(lines) == 1 and "key" in lines[0] and "confidence" in lines[0]
     assert "semitones" in lines[0] and str(out) in lines[0]
     pm = pretty_midi.PrettyMIDI(str(out))
