@@ -8,7 +8,6 @@ annotation files in POP909's formats; the real dataset is not needed (a user's c
 from __future__ import annotations
 
 import io
-import threading
 import uuid
 import zipfile
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import factories as f
 import pretty_midi
 import pytest
-from test_fetch_lakh import Mirror, _handler, _QuietServer
+from test_fetch_lakh import mirror  # noqa: F401 - the loopback server fixture, shared
 
 from training.pop909 import pitch_class, transpose_label
 
@@ -82,28 +81,17 @@ def pop909_zip(tonics: dict[str, int], hostile: bool = True) -> bytes:
     return buffer.getvalue()
 
 
-@pytest.fixture
-def server():
-    mirror = Mirror()
-    httpd = _QuietServer(("127.0.0.1", 0), _handler(mirror))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    mirror.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    yield mirror
-    httpd.shutdown()
-    httpd.server_close()
-
-
-def test_fetch_resumes_keeps_only_songs_and_annotations_then_builds_a_corpus(server, tmp_path):
+def test_fetch_resumes_keeps_only_songs_and_annotations_then_builds_a_corpus(mirror, tmp_path):
     tonics = {"001": 2, "002": 7, "003": 9}  # D, G and A major
     data = pop909_zip(tonics)
-    server.files["/pop909.zip"] = data
-    server.cut["/pop909.zip"] = [len(data) // 3]  # the first connection drops a third in
+    mirror.files["/pop909.zip"] = data
+    mirror.cut["/pop909.zip"] = [len(data) // 3]  # the first connection drops a third in
     out = tmp_path / "pop909"
-    result = f.run_cli("fetch", "pop909", "-o", out, "--url", f"{server.url}/pop909.zip", *FAST,
+    result = f.run_cli("fetch", "pop909", "-o", out, "--url", f"{mirror.url}/pop909.zip", *FAST,
                        check=True)
     assert f"next: composer corpus build pop909:{out} -o CORPUS" in result.stdout
     assert "3 songs" in result.stdout
-    ranges = [e["range"] for e in server.log if e["path"] == "/pop909.zip"]
+    ranges = [e["range"] for e in mirror.log if e["path"] == "/pop909.zip"]
     assert ranges[0] is None and ranges[1] == f"bytes={len(data) // 3}-"  # resumed, not redone
     kept = sorted(p.relative_to(out).as_posix() for p in out.rglob("*")
                   if p.is_file() and ".pop909" not in p.parts)
@@ -114,7 +102,7 @@ def test_fetch_resumes_keeps_only_songs_and_annotations_then_builds_a_corpus(ser
     assert not any(p.name.startswith(ESCAPE) for p in tmp_path.parent.rglob(f"{ESCAPE}*"))
     assert not Path(f"/tmp/{ESCAPE}.mid").exists()
     assert not (out / ".pop909" / "POP909-Dataset.zip").exists()  # removed once extracted
-    again = f.run_cli("fetch", "pop909", "-o", out, "--url", f"{server.url}/pop909.zip",
+    again = f.run_cli("fetch", "pop909", "-o", out, "--url", f"{mirror.url}/pop909.zip",
                       check=True)
     assert "already fetched" in again.stdout
 
