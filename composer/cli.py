@@ -733,6 +733,12 @@ def loop(
               f"{found.qpm:.2f} bpm, {found.bars * clip.beats_per_bar} beats")
 
 
+# The download options `fetch lakh` and `fetch pop909` share.
+DownloadTimeout = Annotated[float, typer.Option(help="Seconds of silence before a retry")]
+DownloadRetries = Annotated[int, typer.Option(help="Reconnections (resuming) before giving up")]
+RetryDelay = Annotated[float, typer.Option(
+    "--retry-delay", help="Seconds before the first retry; doubles with each retry")]
+
 fetch_app = typer.Typer(help="Download MIDI datasets.", no_args_is_help=True)
 app.add_typer(fetch_app, name="fetch")
 
@@ -869,10 +875,9 @@ def fetch_lakh(
         "--sha256", help="Expected SHA-256 of the archive")] = None,
     keep_archive: Annotated[bool, typer.Option(
         "--keep-archive", help="Keep the .tar.gz after extracting")] = False,
-    timeout: Annotated[float, typer.Option(help="Seconds of silence before a retry")] = 60.0,
-    retries: Annotated[int, typer.Option(help="Reconnections (resuming) before giving up")] = 5,
-    retry_delay: Annotated[float, typer.Option(
-        "--retry-delay", help="Seconds before the first retry; doubles with each retry")] = 1.0,
+    timeout: DownloadTimeout = 60.0,
+    retries: DownloadRetries = 5,
+    retry_delay: RetryDelay = 1.0,
 ) -> None:
     """Download the Lakh MIDI Dataset (resumable), verify its checksum, extract it safely."""
     from scraper.lakh import fetch_lakh as run_fetch
@@ -912,10 +917,9 @@ def fetch_pop909(
         "--url", help="The archive's URL (default: the POP909-Dataset repository's zip)")] = None,
     keep_archive: Annotated[bool, typer.Option(
         "--keep-archive", help="Keep the .zip after extracting")] = False,
-    timeout: Annotated[float, typer.Option(help="Seconds of silence before a retry")] = 60.0,
-    retries: Annotated[int, typer.Option(help="Reconnections (resuming) before giving up")] = 5,
-    retry_delay: Annotated[float, typer.Option(
-        "--retry-delay", help="Seconds before the first retry; doubles with each retry")] = 1.0,
+    timeout: DownloadTimeout = 60.0,
+    retries: DownloadRetries = 5,
+    retry_delay: RetryDelay = 1.0,
 ) -> None:
     """Download POP909 (909 pop songs: melody, bridge and piano tracks with chord, beat and key
     annotations; MIT), resumably, and extract only the songs and their annotations."""
