@@ -33,24 +33,6 @@ TEMPI = (72.0, 90.0, 100.0, 120.0, 137.0, 150.0, 172.0)
 SECONDS = 20.0
 
 
-def groove_notes(qpm: float) -> tuple[list, list]:
-    beat = 60.0 / qpm
-    bass, drums = [], []
-    for bar in range(int(SECONDS / (4 * beat))):
-        root = (40, 45, 43, 38)[bar % 4]
-        for k in range(8):
-            at = (bar * 4 + k / 2) * beat
-            bass.append((root + (7 if k % 4 == 2 else 0), at, at + 0.45 * beat))
-            drums.append((42, at, at + 0.1))
-            if k in (0, 4):
-                drums.append((36, at, at + 0.1))
-            if k in (2, 6):
-                drums.append((38, at, at + 0.1))
-        for pitch in (root + 24, root + 28, root + 31):
-            bass.append((pitch, bar * 4 * beat, (bar * 4 + 3.5) * beat))
-    return bass, drums
-
-
 def arpeggio_notes(qpm: float) -> list:
     beat = 60.0 / qpm
     notes = []
@@ -66,14 +48,13 @@ def arpeggio_notes(qpm: float) -> list:
 def make_clips(folder: Path, render_root: Path) -> dict[str, tuple[np.ndarray, float | None]]:
     """name -> (float32 audio (frames, 2), true qpm or None)."""
     import soundfile
-    from factories import write_midi
+    from factories import drum_and_bass, write_midi
     from test_loop import groove, known_loop
 
     clips = {}
     for qpm in TEMPI:
-        bass, drums = groove_notes(qpm)
-        for kind, mid in (("groove", write_midi(folder / f"g{qpm:g}.mid", bass, program=33,
-                                                drums=drums, tempo=qpm)),
+        bars = int(SECONDS / (4 * 60.0 / qpm))
+        for kind, mid in (("groove", drum_and_bass(folder / f"g{qpm:g}.mid", qpm, bars)),
                           ("piano", write_midi(folder / f"p{qpm:g}.mid", arpeggio_notes(qpm),
                                                program=0, tempo=qpm))):
             wav = mid.with_suffix(".wav")

@@ -43,25 +43,9 @@ QPM = 120.0
 
 def groove_midi(path: Path) -> Path:
     """Ten bars at 120 qpm: kick, snare and hats, a bass line on eighths, a chord a bar."""
-    from factories import write_midi
+    from factories import drum_and_bass
 
-    beat = 60.0 / QPM
-    bars = int(SECONDS / (4 * beat))
-    bass, drums = [], []
-    roots = [40, 45, 43, 38]
-    for bar in range(bars):
-        root = roots[bar % len(roots)]
-        for k in range(8):  # eighth notes
-            at = (bar * 4 + k / 2) * beat
-            bass.append((root + (7 if k % 4 == 2 else 0), at, at + 0.45 * beat))
-            drums.append((42, at, at + 0.1))  # closed hat
-            if k in (0, 4):
-                drums.append((36, at, at + 0.1))  # kick
-            if k in (2, 6):
-                drums.append((38, at, at + 0.1))  # snare
-        for pitch in (root + 24, root + 28, root + 31):
-            bass.append((pitch, bar * 4 * beat, (bar * 4 + 3.5) * beat))
-    return write_midi(path, bass, program=33, drums=drums, tempo=QPM)
+    return drum_and_bass(path, QPM, int(SECONDS / (4 * 60.0 / QPM)))
 
 
 def make_wav(root: Path, folder: Path) -> Path:

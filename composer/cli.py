@@ -6,6 +6,7 @@ Commands stay thin: they parse options, call the stage's functions and print. A 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
@@ -775,6 +776,19 @@ class _ByteBars:
         self.progress.__exit__(*exc)
 
 
+@contextlib.contextmanager
+def _downloading(work: Path):
+    """Byte bars for a dataset download; Ctrl-C keeps the partial file in `work` and says
+    how to resume."""
+    try:
+        with _ByteBars(err) as bars:
+            yield bars
+    except KeyboardInterrupt:
+        err.print(f"interrupted: the partial download is kept in {work}; "
+                  "run the same command again to resume")
+        raise typer.Exit(130) from None
+
+
 def _crawl_line(summary) -> str:
     rejected = sum(summary.rejected.values())
     return (f"pages {summary.pages}, files found {summary.files_found}, downloaded "
@@ -810,7 +824,6 @@ def scrape(
     verbose: Annotated[bool, typer.Option("--verbose", help="Show Scrapy's log")] = False,
 ) -> None:
     """Crawl web pages for MIDI files and zips of them into a folder `corpus build` ingests."""
-    import contextlib
     import time
 
     from scraper.crawler import CrawlOptions, run_crawl
@@ -882,15 +895,10 @@ def fetch_lakh(
     """Download the Lakh MIDI Dataset (resumable), verify its checksum, extract it safely."""
     from scraper.lakh import fetch_lakh as run_fetch
 
-    try:
-        with _ByteBars(err) as bars:
-            result = run_fetch(subset, output, url=url, md5=md5, sha256=sha256,
-                               keep_archive=keep_archive, progress=bars, timeout=timeout,
-                               retries=retries, backoff=retry_delay)
-    except KeyboardInterrupt:
-        err.print(f"interrupted: the partial download is kept in {output / '.lakh'}; "
-                  "run the same command again to resume")
-        raise typer.Exit(130) from None
+    with _downloading(output / ".lakh") as bars:
+        result = run_fetch(subset, output, url=url, md5=md5, sha256=sha256,
+                           keep_archive=keep_archive, progress=bars, timeout=timeout,
+                           retries=retries, backoff=retry_delay)
     roots = ", ".join(str(r) for r in result.roots)
     if result.already_fetched:
         out.print(f"{roots}: already fetched from {result.url} (sha256 {result.sha256})")
@@ -925,14 +933,9 @@ def fetch_pop909(
     annotations; MIT), resumably, and extract only the songs and their annotations."""
     from scraper.pop909 import fetch_pop909 as run_fetch
 
-    try:
-        with _ByteBars(err) as bars:
-            result = run_fetch(output, url=url, keep_archive=keep_archive, progress=bars,
-                               timeout=timeout, retries=retries, backoff=retry_delay)
-    except KeyboardInterrupt:
-        err.print(f"interrupted: the partial download is kept in {output / '.pop909'}; "
-                  "run the same command again to resume")
-        raise typer.Exit(130) from None
+    with _downloading(output / ".pop909") as bars:
+        result = run_fetch(output, url=url, keep_archive=keep_archive, progress=bars,
+                           timeout=timeout, retries=retries, backoff=retry_delay)
     if result.already_fetched:
         out.print(f"{output}: already fetched from {result.url} ({result.songs} songs)")
     else:

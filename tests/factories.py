@@ -51,6 +51,25 @@ def write_midi(path: Path, notes: list[tuple[int, float, float]], *, program: in
     return path
 
 
+def drum_and_bass(path: Path, qpm: float, bars: int) -> Path:
+    """Kick, snare and hats with a bass line on eighth notes and a chord a bar, at `qpm`: a
+    groove whose beats are known (the beat tracker's tests and start-up benchmarks)."""
+    beat = 60.0 / qpm
+    notes, drums = [], []
+    for bar in range(bars):
+        root = (40, 45, 43, 38)[bar % 4]
+        for k in range(8):
+            at = (bar * 4 + k / 2) * beat
+            notes.append((root + (7 if k % 4 == 2 else 0), at, at + 0.45 * beat))
+            drums.append((42, at, at + 0.1))  # closed hat
+            if k in (0, 4):
+                drums.append((36, at, at + 0.1))  # kick
+            if k in (2, 6):
+                drums.append((38, at, at + 0.1))  # snare
+        notes += [(root + step, bar * 4 * beat, (bar * 4 + 3.5) * beat) for step in (24, 28, 31)]
+    return write_midi(path, notes, program=33, drums=drums, tempo=qpm)
+
+
 def scale_notes(pitches: list[int], step: float = 0.5) -> list[tuple[int, float, float]]:
     return [(p, i * step, (i + 1) * step) for i, p in enumerate(pitches)]
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile
-from factories import ROOT, run_cli, write_midi
+import factories as f
+from factories import ROOT, run_cli
 
 from composer.loop import estimate_grid
 from composer.loop.beats import beat_track, tempo
@@ -21,27 +21,9 @@ SR = 44100
 FRAME_RATE = ANALYSIS_RATE / ONSET_HOP
 
 
-def drum_and_bass(path: Path, qpm: float, bars: int) -> Path:
-    """Kick, snare and hats with a bass line on eighth notes and a chord a bar, at `qpm`."""
-    beat = 60.0 / qpm
-    notes, drums = [], []
-    for bar in range(bars):
-        root = (40, 45, 43, 38)[bar % 4]
-        for k in range(8):
-            at = (bar * 4 + k / 2) * beat
-            notes.append((root + (7 if k % 4 == 2 else 0), at, at + 0.45 * beat))
-            drums.append((42, at, at + 0.1))
-            if k in (0, 4):
-                drums.append((36, at, at + 0.1))
-            if k in (2, 6):
-                drums.append((38, at, at + 0.1))
-        notes += [(root + step, bar * 4 * beat, (bar * 4 + 3.5) * beat) for step in (24, 28, 31)]
-    return write_midi(path, notes, program=33, drums=drums, tempo=qpm)
-
-
 @pytest.mark.parametrize("qpm", [90.0, 120.0, 150.0])
 def test_the_tempo_and_beats_of_rendered_midi_at_a_known_tempo(tmp_path, qpm):
-    mid = drum_and_bass(tmp_path / "in.mid", qpm, bars=int(12.0 * qpm / 240.0))
+    mid = f.drum_and_bass(tmp_path / "in.mid", qpm, bars=int(12.0 * qpm / 240.0))
     run_cli("render", mid, "-o", tmp_path / "in.wav", check=True)
     audio, rate = soundfile.read(str(tmp_path / "in.wav"), dtype="float32", always_2d=True)
     audio = audio[:int(12.0 * rate)]
