@@ -53,7 +53,7 @@ def test_a_checkpoint_folder_says_which_model_it_is(my_vae, tmp_path):
     assert resolve("vae-16bar", my_vae)[1] == my_vae  # the VAE runtimes read either
     with pytest.raises(GenerationError, match="holds a 'vae-2bar' model, not gan"):
         resolve("gan", my_vae)
-    with pytest.raises(GenerationError, match="unknown model 'nope'.*lstm, vae-2bar"):
+    with pytest.raises(GenerationError, match="unknown model 'nope'.*lstm, pop, vae-2bar"):
         resolve("nope")
     with pytest.raises(GenerationError, match="no trained model here"):
         resolve(checkpoint=tmp_path)

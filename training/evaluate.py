@@ -34,21 +34,38 @@ def lstm_scores(runtime, tokens: np.ndarray, offsets: np.ndarray, window: int,
         logp.append(np.take_along_axis(log_softmax, target[..., None], axis=-1)[..., 0].ravel())
         hits.append((log_softmax.argmax(axis=-1) == target).ravel())
         if progress:
-            progress("lstm test", min(i + batch, len(starts)), len(starts))
+            progress("model test", min(i + batch, len(starts)), len(starts))
     if not logp:
         return np.zeros(0), np.zeros(0, bool)
     return np.concatenate(logp), np.concatenate(hits)
 
 
-def evaluate_lstm(checkpoint: str | os.PathLike, corpus: str | os.PathLike, *,
-                  window: int = 256, max_events: int | None = None, progress=None) -> dict:
-    """Next-event accuracy and perplexity on the test split, beside an n-gram baseline."""
-    from models.checkpoint import load_checkpoint
+def language_model(info: dict, weights: dict):
+    """(encoding, NumPy runtime) of a checkpoint of a next-token model: the lstm or pop."""
+    if info.get("model") == "pop":
+        from models.pop.encoding import RemiEncoding
+        from models.pop.runtime import PopRuntime
+
+        network = info["network"]
+        return (RemiEncoding(**info["encoding"]),
+                PopRuntime(weights, network["heads"], network["context"]))
     from models.lstm.encoding import PerformanceEncoding
     from models.lstm.runtime import LstmRuntime
 
+    return PerformanceEncoding(**info["encoding"]), LstmRuntime(weights)
+
+
+def evaluate_lstm(checkpoint: str | os.PathLike, corpus: str | os.PathLike, *,
+                  window: int = 256, max_events: int | None = None, progress=None) -> dict:
+    """Next-token accuracy and perplexity on the test split, beside an n-gram baseline on the
+    same tokens (the lstm's performance events, or the pop model's REMI tokens)."""
+    from models.checkpoint import load_checkpoint
+
     info, weights = load_checkpoint(checkpoint)
-    encoding = PerformanceEncoding(**info["encoding"])
+    encoding, runtime = language_model(info, weights)
+    kind = info.get("model", "lstm")
+    if kind == "pop":
+        window = min(window, info["network"]["context"] - 1)
     splits = {s: encode_split(corpus, s, encoding, progress=progress)
               for s in ("train", "valid", "test")}
     test = splits["test"]
@@ -61,8 +78,7 @@ def evaluate_lstm(checkpoint: str | os.PathLike, corpus: str | os.PathLike, *,
                          "use a shorter --window")
 
     started = time.perf_counter()
-    logp, hits = lstm_scores(LstmRuntime(weights), test.tokens, test.offsets, window,
-                             progress=progress)
+    logp, hits = lstm_scores(runtime, test.tokens, test.offsets, window, progress=progress)
     lstm_seconds = time.perf_counter() - started
 
     vocab = encoding.vocab_size
@@ -72,14 +88,14 @@ def evaluate_lstm(checkpoint: str | os.PathLike, corpus: str | os.PathLike, *,
     ng_logp = ngram.log_probs(test.tokens, positions, context)
     ng_hits = _ngram_argmax_hits(ngram, test.tokens, positions, context, vocab)
     return {
-        "model": "lstm",
+        "model": kind,
         "evaluator": "lstm",
         "checkpoint": str(checkpoint),
         "corpus": str(corpus),
         "test_pieces": test.pieces,
         "scored_events": len(positions),
         "window": window,
-        "lstm": {"accuracy": float(hits.mean()), "perplexity": float(np.exp(-logp.mean())),
+        kind: {"accuracy": float(hits.mean()), "perplexity": float(np.exp(-logp.mean())),
                  "events_per_second": round(len(positions) / lstm_seconds)},
         "ngram": {"order": ngram.order, "accuracy": float(ng_hits.mean()),
                   "accuracy_sampled_events": len(ng_hits),

@@ -71,6 +71,65 @@ class LstmTask:
               native_qpm=_median_tempo(self.corpus))
 
 
+class PopTask(LstmTask):
+    """Pop Transformer: next-token prediction over REMI tokens of melody, bridge and
+    accompaniment (train it on a corpus built from pop909:DIR)."""
+
+    name = "pop"
+
+    def __init__(self, dim: int = 256, layers: int = 4, heads: int = 4, ff: int = 1024,
+                 dropout: float = 0.1, context: int = 512):
+        from models.pop.encoding import RemiEncoding
+        from models.pop.network import PopConfig
+
+        self.encoding = RemiEncoding()
+        self.network = PopConfig(self.encoding.vocab_size, dim, layers, heads, ff, dropout,
+                                 context)
+        self.splits: dict[str, EncodedSplit] = {}
+        self.corpus: Path | None = None
+        self.initial_weights: dict | None = None
+
+    def prepare(self, corpus: Path, config: TrainConfig, progress) -> None:
+        if config.seq_len > self.network.context:
+            raise TrainingError(f"--seq-len {config.seq_len} is longer than the pop model's "
+                                f"context ({self.network.context} tokens)")
+        super().prepare(corpus, config, progress)
+
+    def build(self, config: TrainConfig):
+        import keras
+
+        from models.pop.network import build_model, load_weights
+
+        model = build_model(self.network)
+        if self.initial_weights:
+            load_weights(model, self.initial_weights)
+        model.compile(
+            optimizer=keras.optimizers.AdamW(_warmup_cosine(config), weight_decay=0.01,
+                                             clipnorm=1.0),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        )
+        return model
+
+    def export(self, model, out: Path, config: TrainConfig, summary: dict) -> None:
+        from models.pop.network import weights_of
+
+        counts = {"pieces": self.splits["train"].pieces, "tokens": len(self.splits["train"].tokens)}
+        _save(self, out, config, summary, weights_of(model), counts,
+              vocab=self.encoding.vocab)
+
+
+def _warmup_cosine(config: TrainConfig):
+    """A Transformer's learning rate: linear warm-up over 5% of the steps, then cosine decay
+    to a tenth of the peak (nanoGPT's schedule)."""
+    import keras
+
+    warmup = max(1, config.steps // 20)
+    return keras.optimizers.schedules.CosineDecay(
+        0.0, decay_steps=max(1, config.steps - warmup), alpha=0.1,
+        warmup_target=config.learning_rate, warmup_steps=warmup)
+
+
 def _median_tempo(corpus: Path) -> float:
     """Median tempo of the training pieces: the tempo a performance model's timing belongs to."""
     import statistics
@@ -241,7 +300,7 @@ class GanTask:
         _save(self, out, config, summary, weights_of(model), {"phrases": len(self.phrases["train"])})
 
 
-TASKS = {"lstm": LstmTask, "vae-2bar": VaeTask, "gan": GanTask,
+TASKS = {"lstm": LstmTask, "pop": PopTask, "vae-2bar": VaeTask, "gan": GanTask,
          "vae-16bar": lambda: VaeTask("vae-16bar", bars=16)}
 
 

@@ -53,7 +53,8 @@ class ModelSpec:
     temperature: float | None = None  # default sampling temperature; None: does not sample
     primer: bool = False  # can continue a MIDI file (generate --primer)
     interpolates: bool = False  # has a latent space between two songs (interpolate)
-    evaluator: str | None = None  # its family in training.evaluate.EVALUATORS
+    evaluator: str | None = None  # its family in training.evaluate.EVALUATORS ("lstm": any
+    # next-token model, scored by perplexity beside an n-gram)
 
     @property
     def takes_checkpoint(self) -> bool:
@@ -72,6 +73,9 @@ VAES = ("vae-2bar", "vae-16bar")  # as models.checkpoint.VAES (not imported: it 
 GENERATORS: dict[str, ModelSpec] = {spec.name: spec for spec in (
     ModelSpec("lstm", "performance LSTM: a piano line that continues itself (or a primer)",
               "composer.generators.lstm:LstmGenerator", loads=("lstm",), temperature=1.0,
+              primer=True, evaluator="lstm"),
+    ModelSpec("pop", "pop Transformer: melody, bridge and piano with dynamics (POP909)",
+              "composer.generators.pop:PopGenerator", loads=("pop",), temperature=1.0,
               primer=True, evaluator="lstm"),
     ModelSpec("vae-2bar", "melody VAE, 2-bar windows: a slow latent walk",
               "composer.generators.vae:VaeGenerator", loads=VAES, temperature=0.5,

@@ -1,0 +1,203 @@
+"""The pop model: REMI encoding, the NumPy Transformer, training, evaluation and generation.
+
+A tiny model is trained a few steps by `composer train --model pop` on POP909-shaped songs made
+here (the real dataset is not needed); the shipped checkpoint (models/pop, trained on POP909)
+is what `generate --model pop` and the player use, and is checked as a user hears it: several
+tracks, each with its own program, with dynamics, exactly the asked bars.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import factories as f
+import numpy as np
+import pytest
+from test_fetch_pop909 import annotation_files, song_midi
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from models.pop.encoding import Decoder, RemiEncoding, _tokenizer, to_score
+    from models.pop.runtime import PopRuntime
+
+from models.checkpoint import default_dir
+
+SHIPPED = default_dir("pop")
+
+
+@pytest.fixture(scope="module")
+def pop_songs(tmp_path_factory):
+    """Twelve four-bar songs in POP909's layout, each with its chord, beat and key files."""
+    root = tmp_path_factory.mktemp("pop909") / "POP909"
+    for number in range(1, 13):
+        folder = root / f"{number:03d}"
+        folder.mkdir(parents=True)
+        (folder / f"{number:03d}.mid").write_bytes(song_midi(number % 12))
+        for name, text in annotation_files(number % 12).items():
+            (folder / name).write_text(text)
+    return root.parent
+
+
+@pytest.fixture(scope="module")
+def pop_corpus(tmp_path_factory, pop_songs):
+    out = tmp_path_factory.mktemp("pop-corpus") / "corpus"
+    f.run_cli("corpus", "build", f"pop909:{pop_songs}", "-o", out, "--split", "50/25/25",
+              check=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, pop_corpus):
+    out = tmp_path_factory.mktemp("pop-model") / "pop"
+    result = f.run_cli("train", "--model", "pop", "--corpus", pop_corpus, "-o", out,
+                       "--steps", "30", "--checkpoint-every", "10", "--batch", "4",
+                       "--seq-len", "48", "--learning-rate", "0.003", "--seed", "1",
+                       "--weights-dtype", "float16", check=True)
+    return {"out": out, "result": result}
+
+
+def _song_sequence(pop_corpus):
+    from training.shards import iter_notesequences
+
+    return next(iter_notesequences(pop_corpus, "train"))
+
+
+def test_encoding_keeps_roles_bars_and_velocities(pop_corpus):
+    sequence = _song_sequence(pop_corpus)
+    encoding = RemiEncoding()
+    ids = encoding.encode(sequence)
+    vocab = encoding.vocab
+    tokens = [vocab[i] for i in ids]
+    assert tokens[0] == "Bar_None" and tokens.count("Bar_None") == 4
+    assert {"Program_0", "Program_1", "Program_2"} <= set(tokens)  # melody, bridge, piano
+    notes = Decoder(vocab).notes(ids)
+    assert len(notes) == len(sequence.notes)
+    # the song's downbeats (every 2.4 s) are the bar lines: its chords start each bar at beat 0
+    piano = notes[notes[:, 0] == 2]
+    assert sorted(set(piano[:, 3].tolist())) == [0.0, 4.0, 8.0, 12.0]
+    assert set(np.unique(notes[notes[:, 0] == 0][:, 2]).tolist()) == {87.0}  # 90, binned
+
+
+def test_light_decoder_matches_miditok(pop_corpus):
+    encoding = RemiEncoding()
+    ids = encoding.encode(_song_sequence(pop_corpus))
+    score = _tokenizer(encoding).decode(ids.tolist())
+    tpq = score.ticks_per_quarter
+    theirs = sorted((t.program, n.pitch, n.velocity, n.time / tpq, n.duration / tpq)
+                    for t in score.tracks for n in t.notes)
+    ours = sorted(map(tuple, Decoder(encoding.vocab).notes(ids).tolist()))
+    assert np.allclose(np.array(theirs, float), np.array(ours, float))
+
+
+def test_a_song_not_in_four_four_is_left_out(pop_corpus):
+    from note_seq.protobuf import music_pb2
+
+    sequence = music_pb2.NoteSequence()
+    sequence.CopyFrom(_song_sequence(pop_corpus))
+    kind = music_pb2.NoteSequence.TextAnnotation.BEAT
+    beats = [a for a in sequence.text_annotations if a.annotation_type == kind]
+    for i, beat in enumerate(beats):  # relabel as 3/4: a downbeat every three beats
+        beat.text = "downbeat" if i % 3 == 0 else "beat"
+    assert to_score(sequence) is None
+    assert len(RemiEncoding().encode(sequence)) == 0
+
+
+def test_numpy_runtime_matches_keras():
+    import keras
+
+    from models.pop.network import PopConfig, build_model, weights_of
+
+    keras.utils.set_random_seed(3)
+    config = PopConfig(vocab_size=40, dim=32, layers=2, heads=4, ff=64, context=12)
+    model = build_model(config)
+    ids = np.random.default_rng(0).integers(0, 40, size=(2, 12)).astype("int32")
+    expected = model(ids, training=False).numpy()
+    got, cache = PopRuntime(weights_of(model), config.heads, config.context).run(ids)
+    assert np.allclose(got, expected, atol=1e-4)
+    assert cache.position == 12
+
+
+def test_training_writes_a_checkpoint_that_generates(trained, tmp_path):
+    out = trained["out"]
+    info = json.loads((out / "model.json").read_text())
+    assert info["model"] == "pop" and info["weights_dtype"] == "float16"
+    assert len(info["vocab"]) == info["network"]["vocab_size"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    losses = [row["loss"] for row in metrics["history"]]
+    assert losses[-1] < losses[0]
+    assert (out / "MODEL_CARD.md").exists() and (out / "loss.png").exists()
+
+    midi = tmp_path / "pop.mid"
+    f.run_cli("generate", "--checkpoint", out, "--bars", "3", "--qpm", "90", "--seed", "2",
+              "-o", midi, check=True)
+    _check_phrase(midi, bars=3, qpm=90)
+
+
+def _check_phrase(path, bars: int, qpm: float) -> dict:
+    """The MIDI file's notes per track, after checking tempo, meter and length."""
+    import pretty_midi
+
+    pm = pretty_midi.PrettyMIDI(str(path))
+    assert pm.get_tempo_changes()[1].tolist() == pytest.approx([qpm], rel=1e-4)
+    assert [(t.numerator, t.denominator) for t in pm.time_signature_changes] == [(4, 4)]
+    length = bars * 4 * 60 / qpm
+    assert pm.get_end_time() <= length + 1e-3
+    grid = 60 / qpm / 4
+    tracks = {}
+    for inst in pm.instruments:
+        for note in inst.notes:
+            assert note.end <= length + 1e-6
+            assert abs(note.start / grid - round(note.start / grid)) < 1e-3  # on the 16th grid
+        if inst.notes:
+            tracks[(inst.program, inst.name)] = inst.notes
+    return tracks
+
+
+def test_eval_scores_pop_beside_an_ngram(trained, pop_corpus, tmp_path):
+    report_path = tmp_path / "eval.json"
+    result = f.run_cli("eval", trained["out"], "--corpus", pop_corpus, "--window", "32",
+                       "-o", report_path, check=True)
+    report = json.loads(report_path.read_text())
+    assert report["model"] == "pop" and report["evaluator"] == "lstm"
+    assert report["pop"]["perplexity"] > 1 and report["ngram"]["perplexity"] > 1
+    assert "pop" in result.stdout and "gram" in result.stdout
+
+
+def test_primer_is_continued_in_its_key(trained, pop_songs, tmp_path):
+    primer = pop_songs / "POP909" / "003" / "003.mid"  # in Eb major
+    midi = tmp_path / "continued.mid"
+    f.run_cli("generate", "--checkpoint", trained["out"], "--primer", primer, "--bars", "2",
+              "--seed", "1", "-o", midi, check=True)
+    _check_phrase(midi, bars=2, qpm=100)  # the primer's tempo
+
+
+needs_shipped = pytest.mark.skipif(not (SHIPPED / "model.json").exists(),
+                                   reason="no shipped pop checkpoint in models/pop")
+
+
+@needs_shipped
+def test_shipped_pop_writes_melody_and_accompaniment_with_dynamics(tmp_path):
+    midi = tmp_path / "pop.mid"
+    f.run_cli("generate", "--model", "pop", "--bars", "8", "--qpm", "96", "--seed", "4",
+              "-o", midi, check=True)
+    tracks = _check_phrase(midi, bars=8, qpm=96)
+    names = {name for _, name in tracks}
+    assert {"melody", "accompaniment"} <= names
+    programs = {name: program for program, name in tracks}
+    assert programs["melody"] != programs["accompaniment"]
+    velocities = [n.velocity for notes in tracks.values() for n in notes]
+    assert np.std(velocities) > 5  # dynamics, not one velocity
+    notes_per_bar = sum(len(notes) for notes in tracks.values()) / 8
+    assert notes_per_bar > 6
+
+
+@needs_shipped
+def test_shipped_pop_phrases_continue_each_other():
+    from composer.generators import load
+
+    generator = load("pop", seed=5)
+    first, second = generator.phrase(2, 120.0), generator.phrase(2, 120.0)
+    for phrase in (first, second):
+        assert phrase.bars == 2 and phrase.sequence.total_time == pytest.approx(4.0)
+        assert len(phrase.sequence.notes) > 0
