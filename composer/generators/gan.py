@@ -1,5 +1,6 @@
 """The phrase GAN as a generator, through LiteRT: each phrase a fresh latent, all tracks
-together, each on its own GM program."""
+together, each on its own GM program; velocities from the shipped dynamics, the top voice (a
+chorale's soprano) as the lead."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numpy as np
 
 from composer.phrase import Phrase
 from models.checkpoint import CheckpointError, load_checkpoint
+from models.dynamics import Performer, top_voice
 
 
 class GanGenerator:
@@ -28,6 +30,7 @@ class GanGenerator:
         self.runtime = GanRuntime(flatbuffer.read_bytes())
         self.threshold = threshold
         self.rng = np.random.default_rng(seed)
+        self.performer = Performer(seed)
 
     def rolls(self, n: int) -> np.ndarray:
         return self.runtime.sample(n, self.rng, self.encoding, self.threshold)
@@ -35,4 +38,6 @@ class GanGenerator:
     def phrase(self, bars: int, qpm: float = 120.0) -> Phrase:
         rolls = self.rolls(-(-bars // self.encoding.bars))
         roll = np.concatenate(list(rolls))[:bars * self.encoding.steps_per_bar]
-        return Phrase.make(self.encoding.decode(roll, qpm=qpm), qpm, bars)
+        phrase = Phrase.make(self.encoding.decode(roll, qpm=qpm), qpm, bars)
+        self.performer.apply(phrase.sequence, qpm, lead_instruments=top_voice(phrase.sequence))
+        return phrase

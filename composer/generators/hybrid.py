@@ -12,6 +12,7 @@ from composer.generators.gan import GanGenerator
 from composer.generators.vae import VaeGenerator
 from composer.phrase import Phrase
 from models.checkpoint import default_dir
+from models.dynamics import Performer
 
 TRIES = 20  # a GAN phrase occasionally has no usable top line
 
@@ -21,6 +22,7 @@ class HybridGenerator:
                  temperature: float = 0.5, top_k: int = 0) -> None:
         self.gan = GanGenerator(default_dir("gan"), seed=seed)
         self.vae = VaeGenerator(default_dir("vae-2bar"), seed=seed, temperature=temperature)
+        self.performer = Performer(seed)
 
     @property
     def temperature(self) -> float:
@@ -50,4 +52,6 @@ class HybridGenerator:
         steps = max(2, -(-bars // vae.encoding.bars))
         ids = np.concatenate(list(walk(vae.runtime, leads[0], leads[1], steps)))
         ids = ids[:bars * 4 * vae.encoding.steps_per_quarter]
-        return Phrase.make(vae.encoding.decode(ids, qpm=qpm), qpm, bars)
+        phrase = Phrase.make(vae.encoding.decode(ids, qpm=qpm), qpm, bars)
+        self.performer.apply(phrase.sequence, qpm)  # one melody: all of it is the lead
+        return phrase

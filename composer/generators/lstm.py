@@ -9,6 +9,7 @@ import numpy as np
 from composer.generators import GenerationError
 from composer.phrase import Phrase, bar_seconds
 from models.checkpoint import load_checkpoint
+from models.dynamics import Performer
 from models.sampling import sample_logits
 
 PRIMER_EVENTS = 512  # how much of a primer's end conditions the model
@@ -19,7 +20,11 @@ class LstmGenerator:
 
     Performance events are in seconds, learned at the training pieces' median tempo
     (`native_qpm`); other tempos are made by scaling time, so bars stay exact. `quantize`
-    snaps notes to the sixteenth grid, so they sit on the bars a DAW shows."""
+    snaps notes to the sixteenth grid, so they sit on the bars a DAW shows.
+
+    The model learned one velocity (its corpus has no dynamics), so the shipped dynamics
+    (models/dynamics) set them: the top line (notes with nothing higher sounding as they
+    start), the tune a pianist brings out, is the lead; the notes under it accompaniment."""
 
     def __init__(self, checkpoint: Path, *, seed: int | None = None, temperature: float = 1.0,
                  top_k: int = 0, quantize: bool = True) -> None:
@@ -34,6 +39,7 @@ class LstmGenerator:
         self.quantize = quantize
         self.rng = np.random.default_rng(seed)
         self.state = self.runtime.initial_state()
+        self.performer = Performer(seed)
         self.shift = 0  # semitones the primer was moved into the model's key
         self.logits = None
         self.event_seconds = self.encoding.event_seconds()
@@ -101,7 +107,9 @@ class LstmGenerator:
         if self.quantize:
             sequence = quantized(sequence, 60.0 / self.native_qpm / 4, length)
         sequence = sequences_lib.stretch_note_sequence(sequence, self.native_qpm / qpm)
-        return Phrase.make(sequence, qpm, bars)
+        phrase = Phrase.make(sequence, qpm, bars)
+        self.performer.apply(phrase.sequence, qpm)
+        return phrase
 
 
 def quantized(sequence, step: float, length: float):

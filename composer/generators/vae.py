@@ -8,11 +8,13 @@ import numpy as np
 
 from composer.phrase import Phrase
 from models.checkpoint import VAES, load_checkpoint
+from models.dynamics import Performer
 
 
 class VaeGenerator:
     """Each window's latent is the last one moved a little (`walk`) and kept at the typical
-    norm of the prior, so consecutive phrases are related but never repeat."""
+    norm of the prior, so consecutive phrases are related but never repeat. The melody is
+    the lead voice of the shipped dynamics (models/dynamics), which set its velocities."""
 
     def __init__(self, checkpoint: Path, *, seed: int | None = None, temperature: float = 0.5,
                  top_k: int = 0, walk: float = 0.35) -> None:
@@ -26,6 +28,7 @@ class VaeGenerator:
         self.walk = walk
         self.rng = np.random.default_rng(seed)
         self.z = self.rng.standard_normal(self.runtime.z_size)
+        self.performer = Performer(seed)
 
     def next_window(self) -> np.ndarray:
         step = self.rng.standard_normal(self.runtime.z_size)
@@ -36,4 +39,6 @@ class VaeGenerator:
         windows = -(-bars // self.encoding.bars)
         ids = np.concatenate([self.next_window() for _ in range(windows)])
         ids = ids[:bars * 4 * self.encoding.steps_per_quarter]
-        return Phrase.make(self.encoding.decode(ids, qpm=qpm), qpm, bars)
+        phrase = Phrase.make(self.encoding.decode(ids, qpm=qpm), qpm, bars)
+        self.performer.apply(phrase.sequence, qpm)  # one voice: all of it is the lead
+        return phrase
