@@ -235,7 +235,8 @@ def transpose(
 @user_errors
 def train(
     model: Annotated[str, typer.Option("--model", "-m", help="Model to train: " + ", ".join(
-        s.name for s in generators.GENERATORS.values() if s.takes_checkpoint))],
+        s.name for s in generators.GENERATORS.values() if s.takes_checkpoint)
+        + ", or dynamics (velocities from a corpus with them, e.g. POP909; seconds)")],
     corpus: Annotated[Path, typer.Option("--corpus", help="Corpus folder from `corpus build`")],
     output: Annotated[Path, typer.Option(
         "-o", "--output", help="Checkpoint folder to write, e.g. runs/my-lstm")],
@@ -265,6 +266,13 @@ def train(
     from training.trainer import TrainConfig, check_run, strategy_for_environment
     from training.trainer import train as run_training
 
+    if model == "dynamics":  # not a network: a few dozen statistics, no training loop
+        from training.dynamics import train as fit_dynamics
+
+        check_run(corpus, output, resume=False)
+        fit_dynamics(corpus, output)
+        out.print(f"{output}: dynamics.json and MODEL_CARD.md")
+        return
     if weights_dtype not in ("float32", "float16"):
         raise ValueError(f"--weights-dtype {weights_dtype!r}: use float32 or float16")
     strategy_for_environment()  # before any data is read: multi-worker runs require it
@@ -296,22 +304,32 @@ def train(
 def evaluate(
     checkpoint_arg: Annotated[Path | None, typer.Argument(
         metavar="CHECKPOINT", help="Checkpoint folder (same as --checkpoint)")] = None,
-    corpus: Annotated[Path, typer.Option("--corpus", help="Corpus folder; its test split is used")] = ...,
+    corpus: Annotated[Path, typer.Option("--corpus", help=(
+        "Corpus folder; its test split is used (--music: train too, for the ceiling)"))] = ...,
     model: Annotated[str | None, typer.Option("--model", "-m", help=MODEL_HELP)] = None,
     checkpoint: Annotated[Path | None, typer.Option("--checkpoint", help=CHECKPOINT_HELP)] = None,
-    window: Annotated[int, typer.Option(help="lstm: events of context per scored window")] = 256,
+    window: Annotated[int, typer.Option(help="lstm, pop: tokens of context per scored window")] = 256,
     max_events: Annotated[int | None, typer.Option(
-        "--max-events", help="lstm: score only the first N test events (quick look)")] = None,
+        "--max-events", help="lstm, pop: score only the first N test tokens (quick look)")] = None,
     output: Annotated[Path | None, typer.Option(
         "-o", "--output", help="Report file (default CHECKPOINT/eval.json)")] = None,
+    music: Annotated[bool, typer.Option("--music", help=(
+        "Music statistics of generated phrases against the corpus' held-out songs, as "
+        "overlapping areas (default file CHECKPOINT/music.json)"))] = False,
+    phrases: Annotated[int, typer.Option(help="--music: phrases to generate")] = 100,
+    bars: Annotated[int, typer.Option(help="--music: bars of each phrase and song window")] = 8,
+    seed: Annotated[int, typer.Option(help="--music: seed of the generators and samples")] = 0,
 ) -> None:
-    """Score a model on the corpus' test split, side by side with a baseline."""
+    """Score a model on the corpus' test split, side by side with a baseline (--music: any
+    model, by music statistics of its phrases against held-out songs)."""
     from composer.progress import RichProgress
     from training.evaluate import EVALUATORS, write_report
 
     if checkpoint_arg is not None and checkpoint is not None:
         raise ValueError("give the checkpoint once: as an argument or with --checkpoint")
     spec, folder = generators.resolve(model, checkpoint_arg or checkpoint)
+    if music:
+        return _music_eval(spec, folder, corpus, output, phrases=phrases, bars=bars, seed=seed)
     if spec.evaluator is None or folder is None:
         able = ", ".join(s.name for s in generators.GENERATORS.values() if s.evaluator)
         raise ValueError(f"{spec.name} has no evaluation of its own; evaluate {able}")
@@ -353,11 +371,61 @@ def _lstm_table(report: dict, checkpoint: Path, corpus: Path) -> None:
     table = Table(title=f"{checkpoint} on {corpus} test split: {report['scored_events']:,} events")
     for column in ("model", "next-event accuracy", "perplexity"):
         table.add_column(column, justify="left" if column == "model" else "right")
-    table.add_row("lstm", f"{report['lstm']['accuracy']:.3f}", f"{report['lstm']['perplexity']:.2f}")
+    scores = report[report["model"]]
+    table.add_row(report["model"], f"{scores['accuracy']:.3f}", f"{scores['perplexity']:.2f}")
     ngram = report["ngram"]
     table.add_row(f"{ngram['order']}-gram Kneser-Ney", f"{ngram['accuracy']:.3f}",
                   f"{ngram['perplexity']:.2f}")
     out.print(table)
+
+
+def _music_eval(spec, folder: Path | None, corpus: Path, output: Path | None, *,
+                phrases: int, bars: int, seed: int) -> None:
+    """`eval --music`: training.music_stats on `phrases` generated phrases, the corpus'
+    test split (reference) and train split (ceiling); writes music.json and the card."""
+    import json
+
+    from composer.progress import RichProgress
+    from training import music_stats
+    from training.fileio import atomic_write_text
+
+    if folder is None and output is None:
+        raise ValueError(f"{spec.name} has no checkpoint folder for music.json; give -o FILE")
+    if phrases < 2 or bars < 2:
+        raise ValueError("--music needs --phrases and --bars of 2 or more")
+    with RichProgress(err) as progress:  # the corpus first: a wrong one fails at once
+        held_out, training = (music_stats.corpus_statistics(
+            corpus, split, bars=bars, seed=seed, progress=progress) for split in ("test", "train"))
+        generated = music_stats.generated_statistics(
+            lambda s: generators.load(spec.name, folder, seed=s), phrases=phrases, bars=bars,
+            seed=seed, progress=progress)
+    report = {"model": generators.label(spec.name, folder),
+              "checkpoint": str(folder) if folder else None,
+              "corpus": str(corpus), "bars": bars, "seed": seed,
+              **music_stats.music_report(generated, held_out, training)}
+    atomic_write_text(output or folder / "music.json", json.dumps(report, indent=1) + "\n")
+    if output is None:
+        from training.model_card import write_model_card
+
+        write_model_card(folder)
+    _music_table(report)
+
+
+def _music_table(report: dict) -> None:
+    table = Table(title=f"{report['model']}: {report['generated_phrases']} phrases of "
+                        f"{report['bars']} bars against {report['held_out_windows']} held-out "
+                        f"windows of {report['corpus']} (ceiling: against "
+                        f"{report['training_windows']} training windows)")
+    for column in ("statistic", "OA vs held-out", "generated mean", "held-out mean",
+                   "ceiling OA"):
+        table.add_column(column, justify="left" if column == "statistic" else "right")
+    for name, row in report["statistics"].items():
+        table.add_row(name.replace("_", " "), f"{row['oa']:.2f}", f"{row['generated_mean']:.3g}",
+                      f"{row['held_out_mean']:.3g}", f"{row['ceiling_oa']:.2f}")
+    table.add_row("mean", f"{report['mean_oa']:.2f}", "", "", f"{report['mean_ceiling_oa']:.2f}")
+    out.print(table)
+    out.print(f"mean OA {report['mean_oa']:.2f}, lowest {report['min_oa']:.2f} "
+              f"(ceiling mean {report['mean_ceiling_oa']:.2f})")
 
 
 _EVAL_TABLES = {"lstm": _lstm_table, "vae": _vae_table, "gan": _gan_table}
@@ -394,7 +462,8 @@ def generate(
         help="Sampling temperature (default: the model's; 0: greedy)")] = None,
     top_k: Annotated[int, typer.Option("--top-k", help="Sample among the k likeliest (0: all)")] = 0,
     seed: Annotated[int | None, typer.Option(help="Seed for a reproducible result")] = None,
-    primer: Annotated[Path | None, typer.Option(help="MIDI file to continue (lstm)")] = None,
+    primer: Annotated[Path | None, typer.Option(help="MIDI file to continue (" + ", ".join(
+        s.name for s in generators.GENERATORS.values() if s.primer) + ")")] = None,
     soundfont: Annotated[str | None, typer.Option("--soundfont", help="Soundfont for audio")] = None,
     quantize: Annotated[bool, typer.Option(
         "--quantize/--no-quantize", help="lstm: snap notes to the sixteenth grid")] = True,

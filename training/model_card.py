@@ -1,8 +1,8 @@
 """MODEL_CARD.md beside every checkpoint: how it was made and how well it does, from the files.
 
-Rendered from model.json (what and how), metrics.json (training) and eval.json (test split),
-so the card never disagrees with the run it describes. `composer train` writes it and
-`composer eval` rewrites it with the test figures.
+Rendered from model.json (what and how), metrics.json (training), eval.json (test split) and
+music.json (`composer eval --music`), so the card never disagrees with the run it describes.
+`composer train` writes it and `composer eval` rewrites it with the test figures.
 """
 
 from __future__ import annotations
@@ -47,6 +47,9 @@ def render(folder: Path) -> str:
         lines += ["", "Loss curves: `loss.png`. Per-checkpoint history: `metrics.json`.", ""]
     if report:
         lines += REPORT_SECTIONS[report_family(report)](report)
+    music = _load(folder / "music.json")  # `composer eval --music`, beside any eval.json
+    if music:
+        lines += REPORT_SECTIONS["music"](music)
     return "\n".join(lines)
 
 
@@ -84,13 +87,30 @@ def _lstm_section(report: dict) -> list[str]:
             f"{report['scored_events']:,} events of {report['test_pieces']} pieces, "
             f"windows of {report['window']} events (`composer eval`).", "",
             "| model | next-event accuracy | perplexity |", "|---|---:|---:|",
-            f"| this {report['model']} | {report['lstm']['accuracy']:.3f} | "
-            f"{report['lstm']['perplexity']:.2f} |",
+            f"| this {report['model']} | {report[report['model']]['accuracy']:.3f} | "
+            f"{report[report['model']]['perplexity']:.2f} |",
             f"| {report['ngram']['order']}-gram Kneser-Ney baseline (order chosen on valid) "
             f"| {report['ngram']['accuracy']:.3f} | {report['ngram']['perplexity']:.2f} |", ""]
 
 
-REPORT_SECTIONS = {"lstm": _lstm_section, "vae": _vae_section, "gan": _gan_section}
+def _music_section(report: dict) -> list[str]:
+    lines = ["## Music statistics against held-out songs (overlapping areas)", "",
+             f"{report['generated_phrases']} generated phrases of {report['bars']} bars against "
+             f"{report['held_out_windows']} windows of held-out songs of `{report['corpus']}` "
+             "(`composer eval --music`): the overlapping area of the two distributions, 1 when "
+             "they match, 0 when they share nothing. Ceiling: held-out against "
+             f"{report['training_windows']} training windows.", "",
+             "| statistic | OA | generated mean | held-out mean | ceiling OA |",
+             "|---|---:|---:|---:|---:|"]
+    lines += [f"| {k.replace('_', ' ')} | {v['oa']:.2f} | {v['generated_mean']:.3g} | "
+              f"{v['held_out_mean']:.3g} | {v['ceiling_oa']:.2f} |"
+              for k, v in report["statistics"].items()]
+    return lines + [f"| mean | {report['mean_oa']:.2f} | | | {report['mean_ceiling_oa']:.2f} |",
+                    ""]
+
+
+REPORT_SECTIONS = {"lstm": _lstm_section, "vae": _vae_section, "gan": _gan_section,
+                   "music": _music_section}
 
 
 def write_model_card(folder: str | Path) -> Path:
