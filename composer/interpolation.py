@@ -2,7 +2,8 @@
 
 Both songs go through the transposer to the common key, their lead melodies' first usable
 window is encoded by the VAE, the two latents are joined by spherical interpolation, and each
-point is decoded: step 1 reconstructs a, the last step reconstructs b.
+point is decoded: step 1 reconstructs a, the last step reconstructs b. The shipped dynamics
+(models/dynamics) play the melody, as they do every VAE's.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 from composer.generation import read_primer
 from composer.generators import GenerationError, resolve
 from composer.phrase import Phrase
+from models.dynamics import Performer
 
 
 @dataclass
@@ -52,6 +54,9 @@ def interpolate(a: str | os.PathLike, b: str | os.PathLike, *, steps: int = 8,
     melodies = walk(vae.runtime, lead_melody(a, encoding), lead_melody(b, encoding), steps)
     parts = [Phrase.make(encoding.decode(ids, qpm=qpm), qpm, encoding.bars, program=program)
              for ids in melodies]
+    performer = Performer(seed=0)  # one performance across the steps, the same every run
+    for part in parts:
+        performer.apply(part.sequence, qpm)
     whole = sequences_lib.concatenate_sequences([p.sequence for p in parts],
                                                 [p.seconds for p in parts])
     return Interpolation(Phrase.make(whole, qpm, encoding.bars * steps), parts, melodies)

@@ -106,6 +106,9 @@ def test_interpolate_writes_every_step(tiny_vae, chorales, tmp_path):
     assert out.exists()
     assert sorted(p.name for p in tmp_path.glob("walk-*.mid")) == [
         f"walk-0{i}.mid" for i in range(1, 5)]
+    velocities = {n.velocity for i in pretty_midi.PrettyMIDI(str(out)).instruments
+                  for n in i.notes}
+    assert len(velocities) > 3  # played with the shipped dynamics, not one velocity
 
 
 @pytest.mark.parametrize("make, words", [
