@@ -62,7 +62,8 @@ err = Console(stderr=True, soft_wrap=True, markup=False, emoji=False, highlight=
 
 MODEL_HELP = generators.help_text()
 CHECKPOINT_HELP = "A folder `composer train` wrote (its model.json says which model it is)"
-PROGRAM_HELP = "GM program 0-127 of every pitched note (default: the model's own)"
+PROGRAM_HELP = ("GM program 0-127 of every pitched note, or one per track: pop's melody, "
+                "bridge, accompaniment as 73,48,0 (default: the model's own)")
 QPM_HELP = "Tempo in quarter notes per minute"
 
 
@@ -431,9 +432,14 @@ def _music_table(report: dict) -> None:
 _EVAL_TABLES = {"lstm": _lstm_table, "vae": _vae_table, "gan": _gan_table}
 
 
-def _check_program(program: int | None) -> None:
-    if program is not None and not 0 <= program <= 127:
-        raise ValueError(f"--program {program}: a GM program is 0..127")
+def _program(text: str | None) -> int | tuple[int, ...] | None:
+    """--program as typed: one GM program, or one per track."""
+    from composer.player.settings import parse_program
+
+    try:
+        return None if text is None else parse_program(text)
+    except ValueError as exc:
+        raise ValueError(f"--{exc}") from None
 
 
 def _phrase_outputs(output: Path) -> tuple[Path, Path | None]:
@@ -457,7 +463,7 @@ def generate(
     bars: Annotated[int, typer.Option(help="Length in 4/4 bars")] = 8,
     qpm: Annotated[float | None, typer.Option(
         "--qpm", help=QPM_HELP + " (default: the primer's, else 120)")] = None,
-    program: Annotated[int | None, typer.Option("--program", help=PROGRAM_HELP)] = None,
+    program: Annotated[str | None, typer.Option("--program", help=PROGRAM_HELP)] = None,
     temperature: Annotated[float | None, typer.Option(
         help="Sampling temperature (default: the model's; 0: greedy)")] = None,
     top_k: Annotated[int, typer.Option("--top-k", help="Sample among the k likeliest (0: all)")] = 0,
@@ -476,7 +482,8 @@ def generate(
     midi, audio = _phrase_outputs(output)
     started = time.perf_counter()
     phrase = gen.generate(model, bars=bars, qpm=qpm, temperature=temperature, top_k=top_k,
-                          seed=seed, primer=primer, checkpoint=checkpoint, program=program,
+                          seed=seed, primer=primer, checkpoint=checkpoint,
+                          program=_program(program),
                           quantize=quantize)
     gen.write_midi(phrase, midi)
     if audio is not None:
@@ -500,7 +507,7 @@ def interpolate(
             s.name for s in generators.GENERATORS.values() if s.interpolates)
         + ", or a checkpoint folder (default vae-2bar)"))] = None,
     checkpoint: Annotated[Path | None, typer.Option("--checkpoint", help=CHECKPOINT_HELP)] = None,
-    program: Annotated[int | None, typer.Option("--program", help=PROGRAM_HELP)] = None,
+    program: Annotated[str | None, typer.Option("--program", help=PROGRAM_HELP)] = None,
     each: Annotated[bool, typer.Option(
         "--each", help="Also write every step alone: OUT-01.mid, OUT-02.mid, ...")] = False,
     soundfont: Annotated[str | None, typer.Option("--soundfont", help="Soundfont for audio")] = None,
@@ -510,9 +517,8 @@ def interpolate(
     from composer.interpolation import interpolate as run
 
     midi, audio = _phrase_outputs(output)
-    _check_program(program)
     result = run(a, b, steps=steps, qpm=qpm, checkpoint=checkpoint, model=model,
-                 program=program)
+                 program=_program(program))
     gen.write_midi(result.phrase, midi)
     written = [midi]
     if each:
@@ -544,7 +550,7 @@ def play(
     model: Annotated[str | None, typer.Option("--model", "-m", help=MODEL_HELP + " (default: lstm)")] = None,
     checkpoint: Annotated[Path | None, typer.Option("--checkpoint", help=CHECKPOINT_HELP)] = None,
     qpm: Annotated[float, typer.Option("--qpm", help=QPM_HELP)] = 120.0,
-    program: Annotated[int | None, typer.Option("--program", help=PROGRAM_HELP)] = None,
+    program: Annotated[str | None, typer.Option("--program", help=PROGRAM_HELP)] = None,
     minutes: Annotated[float | None, typer.Option("--minutes", help="How long (fractions allowed, e.g. 0.5); default: until Ctrl-C, or 1 with -o")] = None,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to this .wav/.flac (exactly --minutes long) instead of the speakers; 'null' plays to nothing")] = None,
     fallback: Annotated[Path | None, typer.Option("--fallback-out", help="Play to the speakers, or to this file when there are none")] = None,
@@ -567,7 +573,8 @@ def play(
         raise ValueError("--midi-port names the port for --midi-out: give --midi-out too")
     if not audio and not midi_out:
         raise ValueError("--no-audio plays to MIDI out only: give --midi-out too")
-    settings = _settings(model, checkpoint, qpm=qpm, program=program, temperature=temperature,
+    settings = _settings(model, checkpoint, qpm=qpm, program=_program(program),
+                         temperature=temperature,
                          bars=bars, loop_seconds=loop_seconds, crossfade_beats=crossfade,
                          seed=seed, soundfont=soundfont)
     port = _open_midi_out(midi_port) if midi_out else None
@@ -658,13 +665,13 @@ def shell(
     model: Annotated[str | None, typer.Option("--model", "-m", help=MODEL_HELP + " (default: lstm)")] = None,
     checkpoint: Annotated[Path | None, typer.Option("--checkpoint", help=CHECKPOINT_HELP)] = None,
     qpm: Annotated[float, typer.Option("--qpm", help=QPM_HELP)] = 120.0,
-    program: Annotated[int | None, typer.Option("--program", help=PROGRAM_HELP)] = None,
+    program: Annotated[str | None, typer.Option("--program", help=PROGRAM_HELP)] = None,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Driver: a .wav/.flac file, or 'null', instead of the speakers")] = None,
 ) -> None:
     """Interactive terminal: start, pause, next, status, save, set ..., help, quit."""
     from composer.shell import Shell
 
-    settings = _settings(model, checkpoint, qpm=qpm, program=program)
+    settings = _settings(model, checkpoint, qpm=qpm, program=_program(program))
     Shell(settings, driver=str(output) if output else "speakers").cmdloop()
 
 

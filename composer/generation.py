@@ -40,15 +40,17 @@ def read_primer(path: str | os.PathLike):
 def generate(model: str | None = "lstm", *, bars: int = 8, qpm: float | None = None,
              temperature: float | None = None, top_k: int = 0, seed: int | None = None,
              primer: str | os.PathLike | None = None,
-             checkpoint: str | os.PathLike | None = None, program: int | None = None,
+             checkpoint: str | os.PathLike | None = None,
+             program: int | tuple[int, ...] | None = None,
              quantize: bool = True) -> Phrase:
     """`bars` bars of 4/4 at `qpm` from `model` (a registry name or a checkpoint folder) or
     from `checkpoint`; `qpm` defaults to the primer's tempo when there is one, else 120;
-    `program` None keeps the model's own instruments."""
+    `program` None keeps the model's own instruments, a tuple sets one per track."""
     if bars < 1:
         raise GenerationError("--bars must be at least 1")
-    if program is not None and not 0 <= program <= 127:
-        raise GenerationError(f"--program {program}: a GM program is 0..127")
+    for one in program if isinstance(program, tuple) else (program,):
+        if one is not None and not 0 <= one <= 127:
+            raise GenerationError(f"--program {one}: a GM program is 0..127")
     spec, folder = resolve(model, checkpoint)
     if primer is not None and not spec.primer:
         able = ", ".join(s.name for s in GENERATORS.values() if s.primer)

@@ -38,7 +38,8 @@ def lead_melody(path: str | os.PathLike, encoding) -> np.ndarray:
 
 def interpolate(a: str | os.PathLike, b: str | os.PathLike, *, steps: int = 8,
                 qpm: float = 120.0, checkpoint: str | os.PathLike | None = None,
-                model: str | None = None, program: int | None = None) -> Interpolation:
+                model: str | None = None, program: int | tuple[int, ...] | None = None
+                ) -> Interpolation:
     """`model` (default vae-2bar) or `checkpoint` must be a model with a latent space."""
     from note_seq import sequences_lib
 
@@ -52,7 +53,7 @@ def interpolate(a: str | os.PathLike, b: str | os.PathLike, *, steps: int = 8,
     vae = spec.build(folder)
     encoding = vae.encoding
     melodies = walk(vae.runtime, lead_melody(a, encoding), lead_melody(b, encoding), steps)
-    parts = [Phrase.make(encoding.decode(ids, qpm=qpm), qpm, encoding.bars, program=program)
+    parts = [Phrase.make(encoding.decode(ids, qpm=qpm), qpm, encoding.bars).with_program(program)
              for ids in melodies]
     performer = Performer(seed=0)  # one performance across the steps, the same every run
     for part in parts:

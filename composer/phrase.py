@@ -95,15 +95,22 @@ class Phrase:
         durations = np.array([n.end_time - n.start_time for n in notes])
         return estimate_key_from_notes(pitches, durations).key.name
 
-    def with_program(self, program: int | None) -> Phrase:
-        """A copy with every pitched note on `program` (None: this phrase itself)."""
+    def with_program(self, program: int | tuple[int, ...] | None) -> Phrase:
+        """A copy with every pitched note on `program`, or with track i (the model's
+        instrument i: the pop model's melody, bridge and accompaniment) on `program[i]`
+        when it is a tuple; None: this phrase itself."""
         if program is None:
             return self
         sequence = type(self.sequence)()
         sequence.CopyFrom(self.sequence)
+        per_track = isinstance(program, tuple)
         for note in sequence.notes:
-            if not note.is_drum:
+            if note.is_drum:
+                continue
+            if not per_track:
                 note.program = program
+            elif note.instrument < len(program):
+                note.program = program[note.instrument]
         return Phrase(sequence, self.qpm, self.bars, self.meter, _programs(sequence),
                       self.known_key)
 

@@ -31,7 +31,7 @@ HELP = f"""commands:
                         model         {model_names()}, or a checkpoint folder
                         checkpoint    a folder `composer train` wrote
                         temperature   sampling temperature (default: the model's)
-                        program       GM program 0-127 (default: the model's)
+                        program       GM program 0-127, or one per track: 73,48,0 (default: the model's)
                         bars          bars in each loop
                         loop-seconds  how long each loop plays
                         crossfade     crossfade length in beats

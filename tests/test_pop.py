@@ -201,3 +201,33 @@ def test_shipped_pop_phrases_continue_each_other():
     for phrase in (first, second):
         assert phrase.bars == 2 and phrase.sequence.total_time == pytest.approx(4.0)
         assert len(phrase.sequence.notes) > 0
+
+
+def test_program_per_track_sets_each_role(trained, tmp_path):
+    import pretty_midi
+
+    midi = tmp_path / "programs.mid"
+    f.run_cli("generate", "--checkpoint", trained["out"], "--bars", "4", "--seed", "3",
+              "--program", "11,48,4", "-o", midi, check=True)
+    roles = {"melody": 11, "bridge": 48, "accompaniment": 4}
+    instruments = [i for i in pretty_midi.PrettyMIDI(str(midi)).instruments if i.notes]
+    assert instruments
+    for inst in instruments:
+        assert inst.program == roles[inst.name]
+    bad = f.run_cli("generate", "--checkpoint", trained["out"], "--program", "11,200",
+                    "-o", tmp_path / "bad.mid")
+    assert bad.returncode != 0
+    assert f.lines(bad.stderr) == ["error: --program: 200 is not a GM program 0-127"]
+
+
+def test_settings_read_one_program_or_one_per_track():
+    from composer.player.settings import PlaySettings, changed, parse_setting
+
+    assert parse_setting("program", "73") == {"program": 73}
+    assert parse_setting("instrument", "73,48,0") == {"program": (73, 48, 0)}
+    settings = changed(PlaySettings(), **parse_setting("program", "73,48,0"))
+    assert settings.program == (73, 48, 0)
+    with pytest.raises(ValueError, match="not a GM program"):
+        parse_setting("program", "73,x")
+    with pytest.raises(ValueError, match="between 0 and 127"):
+        PlaySettings(program=(1, 300))

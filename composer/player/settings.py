@@ -20,7 +20,8 @@ class PlaySettings:
     checkpoint: str | None = None  # a folder `composer train` wrote; its model.json says which
     source: str = "midi"  # the loop maker (composer.player.makers.MAKERS)
     qpm: float = 120.0  # quarter notes a minute
-    program: int | None = None  # GM program of every pitched note; None: the model's own
+    program: int | tuple[int, ...] | None = None  # GM program of every pitched note, or one
+    # per track (the pop model's melody, bridge, accompaniment); None: the model's own
     temperature: float | None = None  # None: the model's default
     bars: int = 8  # length of each loop
     loop_seconds: float = 20.0  # how long a loop plays before the next comes in
@@ -42,9 +43,10 @@ class PlaySettings:
         resolve(self.model, self.checkpoint)  # GenerationError (a ValueError) names the problem
         for field, (low, high) in LIMITS.items():
             value = getattr(self, field)
-            if value is not None and not low <= value <= high:
-                raise ValueError(f"{_name(field)} must be between {low:g} and {high:g}, "
-                                 f"not {value:g}")
+            for one in value if isinstance(value, tuple) else (value,):
+                if one is not None and not low <= one <= high:
+                    raise ValueError(f"{_name(field)} must be between {low:g} and {high:g}, "
+                                     f"not {one:g}")
 
     @cached_property
     def model_label(self) -> str:
@@ -56,7 +58,7 @@ class PlaySettings:
 
 # What users may change while playing, by the name the CLI flag has, and how to read it.
 SETTINGS = {"qpm": ("qpm", float), "model": ("model", str), "checkpoint": ("checkpoint", str),
-            "temperature": ("temperature", float), "program": ("program", int),
+            "temperature": ("temperature", float), "program": ("program", "programs"),
             "bars": ("bars", int), "loop-seconds": ("loop_seconds", float),
             "crossfade": ("crossfade_beats", float)}
 ALIASES = {"tempo": "qpm", "instrument": "program", "duration": "loop-seconds"}
@@ -75,6 +77,8 @@ def parse_setting(name: str, text: str) -> dict:
     field, kind = SETTINGS[name]
     if name in ("program", "temperature") and text in ("default", "model"):
         return {field: None}
+    if kind == "programs":
+        return {field: parse_program(text)}
     try:
         value = kind(text)
     except ValueError:
@@ -87,6 +91,19 @@ def parse_setting(name: str, text: str) -> dict:
 
         return {"model": resolve(checkpoint=value)[0].name, "checkpoint": value}
     return {field: value}
+
+
+def parse_program(text: str) -> int | tuple[int, ...]:
+    """`73` (every track) or `73,48,0` (one GM program per track, in the model's order)."""
+    try:
+        values = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise ValueError(f"program: {text!r} is not a GM program 0-127 or a list like 73,48,0"
+                         ) from None
+    for value in values:
+        if not 0 <= value <= 127:
+            raise ValueError(f"program: {value} is not a GM program 0-127")
+    return values[0] if len(values) == 1 and "," not in text else values
 
 
 def changed(settings: PlaySettings, **values) -> PlaySettings:
