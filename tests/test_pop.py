@@ -231,3 +231,23 @@ def test_settings_read_one_program_or_one_per_track():
         parse_setting("program", "73,x")
     with pytest.raises(ValueError, match="between 0 and 127"):
         PlaySettings(program=(1, 300))
+
+
+@needs_shipped
+def test_shipped_pop_continues_a_primer_in_its_key(pop_songs, tmp_path):
+    """A song in E major (four sharps from C, where the model was trained) is moved to C for
+    the model and the continuation moved back: it must stay within a fifth of E."""
+    from training.score import read_score
+    from training.transposer import plan_transposition
+
+    def key_of(path):
+        return plan_transposition(read_score(path.read_bytes())).estimate.key
+
+    primer = pop_songs / "POP909" / "004" / "004.mid"  # tonic 4: E major
+    assert key_of(primer).fifths == 4
+    for seed in (1, 2):
+        out = tmp_path / f"cont{seed}.mid"
+        f.run_cli("generate", "--model", "pop", "--primer", primer, "--bars", "8",
+                  "--seed", seed, "-o", out, check=True)
+        got = key_of(out).fifths
+        assert abs((got - 4 + 6) % 12 - 6) <= 1, got
