@@ -237,7 +237,8 @@ def transpose(
 def train(
     model: Annotated[str, typer.Option("--model", "-m", help="Model to train: " + ", ".join(
         s.name for s in generators.GENERATORS.values() if s.takes_checkpoint)
-        + ", or dynamics (velocities from a corpus with them, e.g. POP909; seconds)")],
+        + ", dynamics (velocities from a corpus with them, e.g. POP909; seconds) or "
+        "melody-track (which track is the melody, from POP909; seconds)")],
     corpus: Annotated[Path, typer.Option("--corpus", help="Corpus folder from `corpus build`")],
     output: Annotated[Path, typer.Option(
         "-o", "--output", help="Checkpoint folder to write, e.g. runs/my-lstm")],
@@ -273,6 +274,15 @@ def train(
         check_run(corpus, output, resume=False)
         fit_dynamics(corpus, output)
         out.print(f"{output}: dynamics.json and MODEL_CARD.md")
+        return
+    if model == "melody-track":  # a logistic regression over per-track statistics, seconds
+        from training.melody_track import train as fit_melody_track
+
+        check_run(corpus, output, resume=False)
+        accuracy = fit_melody_track(corpus, output).training["accuracy"]["test"]
+        out.print(f"{output}: classifier.json and MODEL_CARD.md; held-out accuracy "
+                  f"{accuracy['classifier']:.3f} (skyline {accuracy['skyline']:.3f}) on "
+                  f"{accuracy['songs']} test songs")
         return
     if weights_dtype not in ("float32", "float16"):
         raise ValueError(f"--weights-dtype {weights_dtype!r}: use float32 or float16")

@@ -1,15 +1,17 @@
 """`composer interpolate a.mid b.mid`: a melody that walks from one song to another.
 
-Both songs go through the transposer to the common key, their lead melodies' first usable
-window is encoded by the VAE, the two latents are joined by spherical interpolation, and each
-point is decoded: step 1 reconstructs a, the last step reconstructs b. The shipped dynamics
-(models/dynamics) play the melody, as they do every VAE's.
+Both songs go through the transposer to the common key, the first usable window of each one's
+melody (the track models/melody_track picks, else the highest line) is encoded by the VAE,
+the two latents are joined by spherical interpolation, and each point is decoded: step 1
+reconstructs a, the last step reconstructs b. The shipped dynamics (models/dynamics) play the
+melody, as they do every VAE's.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,6 +19,9 @@ from composer.generation import read_primer
 from composer.generators import GenerationError, resolve
 from composer.phrase import Phrase
 from models.dynamics import Performer
+
+if TYPE_CHECKING:
+    from note_seq.protobuf import music_pb2
 
 
 @dataclass
@@ -27,13 +32,32 @@ class Interpolation:
 
 
 def lead_melody(path: str | os.PathLike, encoding) -> np.ndarray:
+    """The first usable window of the song's melody: the track models/melody_track names,
+    else (no track likely enough, or too few notes on it) the highest-sounding line."""
+    from models.melody_track import melody_instrument
     from models.vae.encoding import NoMelody
 
     sequence, _, _ = read_primer(path)
+    instrument = melody_instrument(sequence)
+    if instrument is not None:
+        try:
+            return encoding.lead(only_instrument(sequence, instrument))
+        except NoMelody:
+            pass  # the whole song's skyline may still have a window
     try:
         return encoding.lead(sequence)
     except NoMelody as exc:
         raise GenerationError(f"{path}: {exc}") from None
+
+
+def only_instrument(sequence: music_pb2.NoteSequence, instrument: int
+                    ) -> music_pb2.NoteSequence:
+    """A copy of a NoteSequence with only one instrument's notes."""
+    out = type(sequence)()
+    out.CopyFrom(sequence)
+    del out.notes[:]
+    out.notes.extend(n for n in sequence.notes if n.instrument == instrument)
+    return out
 
 
 def interpolate(a: str | os.PathLike, b: str | os.PathLike, *, steps: int = 8,
