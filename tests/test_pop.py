@@ -251,3 +251,24 @@ def test_shipped_pop_continues_a_primer_in_its_key(pop_songs, tmp_path):
                   "--seed", seed, "-o", out, check=True)
         got = key_of(out).fifths
         assert abs((got - 4 + 6) % 12 - 6) <= 1, got
+
+
+def test_a_primer_without_role_names_takes_its_melody_from_the_classifier():
+    """A string pad above a mid-range melody: the pad is the highest track, but the melody
+    (busy, one note at a time) is what the pop model is told is the melody."""
+    from note_seq.protobuf import music_pb2
+
+    from models.pop.encoding import roles_of
+
+    seq = music_pb2.NoteSequence()
+    seq.tempos.add(qpm=120)
+    for bar in range(8):
+        for step in range(8):  # eighth notes, one at a time
+            seq.notes.add(instrument=0, program=0, pitch=67 + (step * 2) % 7, velocity=100,
+                          start_time=bar * 2 + step * 0.25, end_time=bar * 2 + step * 0.25 + 0.2)
+        for pitch in (76, 79, 84):  # held chord above it
+            seq.notes.add(instrument=1, program=48, pitch=pitch, velocity=60,
+                          start_time=bar * 2, end_time=bar * 2 + 2)
+        seq.notes.add(instrument=2, program=33, pitch=36, velocity=90, start_time=bar * 2,
+                      end_time=bar * 2 + 1.9)
+    assert roles_of(seq) == {0: 0, 1: 2, 2: 2}

@@ -157,16 +157,22 @@ class Decoder:
 
 
 def roles_of(sequence) -> dict[int, int]:
-    """Each pitched instrument's role: POP909's track names, else the highest-sounding track
-    is the melody and every other one accompaniment."""
+    """Each pitched instrument's role: POP909's track names, else the track the melody-track
+    classifier names (models/melody_track; the highest-sounding one when it abstains) is the
+    melody and every other one accompaniment."""
     names = {info.instrument: info.name.upper() for info in sequence.instrument_infos}
     pitched = sorted({n.instrument for n in sequence.notes if not n.is_drum})
     if any(names.get(i) in TRACK_ROLES for i in pitched):
         return {i: TRACK_ROLES[names[i]] for i in pitched if names.get(i) in TRACK_ROLES}
     if len(pitched) <= 1:
         return {i: 0 for i in pitched}
-    mean = {i: np.mean([n.pitch for n in sequence.notes if n.instrument == i]) for i in pitched}
-    melody = max(pitched, key=mean.get)
+    from models.melody_track import melody_instrument
+
+    melody = melody_instrument(sequence)
+    if melody not in pitched:
+        mean = {i: np.mean([n.pitch for n in sequence.notes if n.instrument == i])
+                for i in pitched}
+        melody = max(pitched, key=mean.get)
     return {i: 0 if i == melody else 2 for i in pitched}
 
 
