@@ -518,6 +518,10 @@ def interpolate(
         + ", or a checkpoint folder (default vae-2bar)"))] = None,
     checkpoint: Annotated[Path | None, typer.Option("--checkpoint", help=CHECKPOINT_HELP)] = None,
     program: Annotated[str | None, typer.Option("--program", help=PROGRAM_HELP)] = None,
+    track: Annotated[list[str] | None, typer.Option(
+        "--track", help="The melody track, as N (pitched tracks counted from 1) or NAME; "
+                        "once for both songs, or twice: a's then b's (default: found by the "
+                        "melody-track classifier)")] = None,
     each: Annotated[bool, typer.Option(
         "--each", help="Also write every step alone: OUT-01.mid, OUT-02.mid, ...")] = False,
     soundfont: Annotated[str | None, typer.Option("--soundfont", help="Soundfont for audio")] = None,
@@ -527,8 +531,12 @@ def interpolate(
     from composer.interpolation import interpolate as run
 
     midi, audio = _phrase_outputs(output)
+    track = list(track or [])
+    if len(track) > 2:
+        raise ValueError("--track: give it once (both songs) or twice (a, then b)")
+    tracks = (track[0], track[-1]) if track else (None, None)
     result = run(a, b, steps=steps, qpm=qpm, checkpoint=checkpoint, model=model,
-                 program=_program(program))
+                 program=_program(program), tracks=tracks)
     gen.write_midi(result.phrase, midi)
     written = [midi]
     if each:

@@ -31,13 +31,19 @@ class Interpolation:
     melodies: np.ndarray  # [steps, window] class ids
 
 
-def lead_melody(path: str | os.PathLike, encoding) -> np.ndarray:
-    """The first usable window of the song's melody: the track models/melody_track names,
-    else (no track likely enough, or too few notes on it) the highest-sounding line."""
+def lead_melody(path: str | os.PathLike, encoding, track: str | None = None) -> np.ndarray:
+    """The first usable window of the song's melody: the `track` asked for, else the track
+    models/melody_track names, else (no track likely enough, or too few notes on it) the
+    highest-sounding line."""
     from models.melody_track import melody_instrument
     from models.vae.encoding import NoMelody
 
     sequence, _, _ = read_primer(path)
+    if track is not None:
+        try:
+            return encoding.lead(only_instrument(sequence, pick_track(sequence, track, path)))
+        except NoMelody as exc:
+            raise GenerationError(f"{path}: track {track}: {exc}") from None
     instrument = melody_instrument(sequence)
     if instrument is not None:
         try:
@@ -48,6 +54,22 @@ def lead_melody(path: str | os.PathLike, encoding) -> np.ndarray:
         return encoding.lead(sequence)
     except NoMelody as exc:
         raise GenerationError(f"{path}: {exc}") from None
+
+
+def pick_track(sequence: music_pb2.NoteSequence, track: str, path) -> int:
+    """The instrument a user means by `--track`: N counts the file's pitched tracks from 1,
+    a name matches a track's name (case-insensitive; a unique part of it is enough)."""
+    names = {info.instrument: info.name for info in sequence.instrument_infos}
+    pitched = sorted({n.instrument for n in sequence.notes if not n.is_drum})
+    if track.isdigit() and 1 <= int(track) <= len(pitched):
+        return pitched[int(track) - 1]
+    wanted = track.lower()
+    exact = [i for i in pitched if (names.get(i) or "").lower() == wanted]
+    partial = [i for i in pitched if wanted in (names.get(i) or "").lower()]
+    if exact or len(partial) == 1:
+        return (exact or partial)[0]
+    listing = ", ".join(f"{k} {names.get(i) or '(no name)'}" for k, i in enumerate(pitched, 1))
+    raise GenerationError(f"{path}: no single track {track!r}; its pitched tracks: {listing}")
 
 
 def only_instrument(sequence: music_pb2.NoteSequence, instrument: int
@@ -62,9 +84,10 @@ def only_instrument(sequence: music_pb2.NoteSequence, instrument: int
 
 def interpolate(a: str | os.PathLike, b: str | os.PathLike, *, steps: int = 8,
                 qpm: float = 120.0, checkpoint: str | os.PathLike | None = None,
-                model: str | None = None, program: int | tuple[int, ...] | None = None
-                ) -> Interpolation:
-    """`model` (default vae-2bar) or `checkpoint` must be a model with a latent space."""
+                model: str | None = None, program: int | tuple[int, ...] | None = None,
+                tracks: tuple[str | None, str | None] = (None, None)) -> Interpolation:
+    """`model` (default vae-2bar) or `checkpoint` must be a model with a latent space;
+    `tracks` names each song's melody track (None: found by models/melody_track)."""
     from note_seq import sequences_lib
 
     from models.vae.runtime import interpolate as walk
@@ -76,7 +99,8 @@ def interpolate(a: str | os.PathLike, b: str | os.PathLike, *, steps: int = 8,
         raise GenerationError(f"{spec.name} has no latent space to interpolate in; use a VAE")
     vae = spec.build(folder)
     encoding = vae.encoding
-    melodies = walk(vae.runtime, lead_melody(a, encoding), lead_melody(b, encoding), steps)
+    melodies = walk(vae.runtime, lead_melody(a, encoding, tracks[0]),
+                    lead_melody(b, encoding, tracks[1]), steps)
     parts = [Phrase.make(encoding.decode(ids, qpm=qpm), qpm, encoding.bars).with_program(program)
              for ids in melodies]
     performer = Performer(seed=0)  # one performance across the steps, the same every run

@@ -192,3 +192,25 @@ def test_train_melody_track_cli_on_a_tiny_pop909_corpus(tmp_path):
     card = (out / "MODEL_CARD.md").read_text()
     assert f"composer train --model melody-track --corpus {corpus} -o {out}" in card
     assert "## Held-out accuracy" in card
+
+
+def test_interpolate_track_option_overrides_and_lists_the_tracks(tmp_path):
+    from composer.generation import read_primer
+    from composer.interpolation import lead_melody
+    from models.vae.encoding import MelodyEncoding
+
+    a = tmp_path / "a.mid"
+    pop_song(np.random.default_rng(5)).write(str(a))
+    seq, _, _ = read_primer(a)  # in the key lead_melody sees
+    names = {info.instrument: info.name for info in seq.instrument_infos}
+    for track, name in (("bridge", "BRIDGE"), ("1", "MELODY")):
+        ids = lead_melody(a, MelodyEncoding(), track)
+        pitches = set((ids[ids >= 2] - 2 + 21).tolist())
+        assert pitches and pitches <= {n.pitch for n in seq.notes if names[n.instrument] == name}
+    out = tmp_path / "walk.mid"
+    f.run_cli("interpolate", a, a, "--steps", "2", "--track", "bridge", "-o", out, check=True)
+    assert out.exists()
+    bad = f.run_cli("interpolate", a, a, "--track", "vocals", "-o", tmp_path / "x.mid")
+    assert bad.returncode != 0
+    assert f.lines(bad.stderr) == [f"error: {a}: no single track 'vocals'; its pitched tracks: "
+                                   "1 MELODY, 2 BRIDGE, 3 PIANO"]
