@@ -16,7 +16,8 @@ soak: an hour of music into the null sink at full speed: underruns (silence afte
 sound, switches that found no loop ready) and resident memory over time (goal: 0, <= 5 %).
 seams: the seam scores of the player's own loops for each model, and where each loop wraps
 (the downbeat, a few ms before it, or another bar line: composer.loop.wrap).
-Results go to benchmarks/results/player-<name>.json.
+Results go to benchmarks/results/player-<name>.json (player-<name>-<model>.json for a
+--model other than the lstm).
 """
 
 from __future__ import annotations
@@ -209,7 +210,8 @@ def main() -> None:
               "seams": seams}[args.what](args)
     result["machine"] = machine()
     result["load_average_at_end"] = os.getloadavg()
-    out = ROOT / f"benchmarks/results/player-{args.what}.json"
+    suffix = "" if args.model == "lstm" or args.what == "seams" else f"-{args.model}"
+    out = ROOT / f"benchmarks/results/player-{args.what}{suffix}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
 
