@@ -196,13 +196,16 @@ def test_fresh_generators_and_a_report_of_every_statistic():
 
 @pytest.fixture(scope="module")
 def tiny_corpus(tmp_path_factory):
-    """A corpus folder holding only shards: three POP909-shaped songs to train, two to test."""
+    """A corpus folder of shards and a manifest: three POP909-shaped songs to train, two to
+    test (the manifest's rows are what `eval --music` does not read, so only its header)."""
+    from training.corpus import MANIFEST_COLUMNS
     from training.shards import shard_path, write_shard
 
     root = tmp_path_factory.mktemp("tiny-pop")
     for split, lengths in (("train", (17, 20, 24)), ("test", (17, 18))):
         write_shard(shard_path(root, split, 0),
                     [pop_song(bars).SerializeToString() for bars in lengths])
+    (root / "manifest.csv").write_text(",".join(MANIFEST_COLUMNS) + "\n")
     return root
 
 
@@ -225,3 +228,12 @@ def test_eval_music_of_a_model_without_folder_needs_an_output(tiny_corpus):
     result = f.run_cli("eval", "--model", "hybrid", "--music", "--corpus", tiny_corpus)
     assert result.returncode == 1 and "give -o FILE" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_eval_music_on_a_folder_that_is_not_a_corpus_says_so(tmp_path):
+    result = f.run_cli("eval", "--model", "vae-2bar", "--music", "--corpus", tmp_path,
+                       "-o", tmp_path / "music.json")
+    assert result.returncode == 1
+    assert f.lines(result.stderr) == [f"error: {tmp_path}: not a corpus folder (no manifest.csv); "
+                                      "build one with `composer corpus build`"]
+    assert not (tmp_path / "music.json").exists()

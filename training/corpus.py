@@ -85,12 +85,17 @@ def _read_csv(path: Path) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
-def read_manifest(corpus_dir: str | os.PathLike) -> list[dict]:
+def require_corpus(corpus_dir: str | os.PathLike) -> Path:
+    """The manifest of a corpus folder; a clear error when the folder is not one."""
     path = Path(corpus_dir) / "manifest.csv"
     if not path.exists():
         raise CorpusError(f"{corpus_dir}: not a corpus folder (no manifest.csv); "
                           "build one with `composer corpus build`")
-    return _read_csv(path)
+    return path
+
+
+def read_manifest(corpus_dir: str | os.PathLike) -> list[dict]:
+    return _read_csv(require_corpus(corpus_dir))
 
 
 def read_rejected(corpus_dir: str | os.PathLike) -> list[dict]:

@@ -237,8 +237,10 @@ def corpus_statistics(corpus: str | os.PathLike, split: str, *, bars: int = 8,
                       limit: int = 400, seed: int = 0, progress=None) -> list[dict]:
     """Statistics of up to `limit` windows of a corpus split, drawn without replacement by
     `seed` (the same windows every run), in song order."""
+    from training.corpus import require_corpus
     from training.shards import iter_notesequences
 
+    require_corpus(corpus)  # before TensorFlow starts: a wrong folder fails at once
     windows = [w for song in iter_notesequences(corpus, split) for w in song_windows(song, bars)]
     if not windows:
         raise ValueError(f"{corpus}: no {bars}-bar window of a 4/4 song in its {split} split")
