@@ -355,6 +355,24 @@ def evaluate(
     _EVAL_TABLES[spec.evaluator](report, folder, corpus)
 
 
+@app.command("export")
+@user_errors
+def export(
+    checkpoint: Annotated[Path, typer.Argument(help="A pop checkpoint folder")],
+    no_quantize: Annotated[bool, typer.Option(
+        "--no-quantize", help="float32 weights (exact, about 2x slower) instead of int8")] = False,
+) -> None:
+    """Write a pop checkpoint's LiteRT step (step.tflite), what generation runs; `composer
+    train --model pop` writes it too, so this is for checkpoints made before it existed."""
+    from models.checkpoint import load_checkpoint
+    from training.tasks import write_pop_step
+
+    load_checkpoint(checkpoint, ("pop",))  # a clear error for a folder that is not one
+    path = write_pop_step(checkpoint, quantize=not no_quantize)
+    kind = "float32" if no_quantize else "int8"
+    print(f"{path}: {path.stat().st_size / 1e6:.1f} MB, {kind} weights (LiteRT)")
+
+
 def _gan_table(report: dict, checkpoint: Path, corpus: Path) -> None:
     table = Table(title=f"{checkpoint}: {report['generated_phrases']} generated phrases against "
                         f"{report['training_phrases']:,} training phrases")

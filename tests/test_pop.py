@@ -118,6 +118,36 @@ def test_numpy_runtime_matches_keras():
     assert cache.position == 12
 
 
+def _tiny_runtime(context: int = 12):
+    import keras
+
+    from models.pop.network import PopConfig, build_model, weights_of
+
+    keras.utils.set_random_seed(3)
+    config = PopConfig(vocab_size=40, dim=32, layers=2, heads=4, ff=64, context=context)
+    return PopRuntime(weights_of(build_model(config)), config.heads, config.context)
+
+
+def test_litert_step_matches_the_numpy_runtime_past_its_window():
+    """The float32 flatbuffer computes the NumPy step exactly, ring buffer included (30 tokens
+    through a 12-token window); int8 weights move the logits a little, not the choices."""
+    from models.pop.litert import PopLite, to_litert
+
+    runtime = _tiny_runtime()
+    ids = np.random.default_rng(0).integers(0, 40, size=(1, 30))
+    expected, _ = runtime.run(ids)
+    exact = PopLite(to_litert(runtime, quantize=False))
+    got, cache = exact.run(ids)
+    assert cache.position == 30
+    assert np.allclose(got, expected, atol=1e-4)
+    quantized, _ = PopLite(to_litert(runtime)).run(ids)
+    assert not np.allclose(quantized, expected, atol=1e-4)  # it really is the int8 model
+    assert np.abs(quantized - expected).max() < 0.1 * np.abs(expected).max()
+    assert (quantized.argmax(-1) == expected.argmax(-1)).mean() > 0.8
+    with pytest.raises(ValueError, match="one stream"):
+        exact.start(batch=2)
+
+
 def test_training_writes_a_checkpoint_that_generates(trained, tmp_path):
     out = trained["out"]
     info = json.loads((out / "model.json").read_text())
@@ -127,6 +157,7 @@ def test_training_writes_a_checkpoint_that_generates(trained, tmp_path):
     losses = [row["loss"] for row in metrics["history"]]
     assert losses[-1] < losses[0]
     assert (out / "MODEL_CARD.md").exists() and (out / "loss.png").exists()
+    assert (out / "step.tflite").stat().st_size > 10_000  # what generation runs
 
     midi = tmp_path / "pop.mid"
     f.run_cli("generate", "--checkpoint", out, "--bars", "3", "--qpm", "90", "--seed", "2",
@@ -161,7 +192,25 @@ def test_eval_scores_pop_beside_an_ngram(trained, pop_corpus, tmp_path):
     report = json.loads(report_path.read_text())
     assert report["model"] == "pop" and report["evaluator"] == "lstm"
     assert report["pop"]["perplexity"] > 1 and report["ngram"]["perplexity"] > 1
+    assert report["runtime"] == "litert"  # scored as it plays
     assert "pop" in result.stdout and "gram" in result.stdout
+
+
+def test_export_writes_the_step_of_an_older_checkpoint(trained, tmp_path):
+    import shutil
+
+    old = tmp_path / "old"
+    shutil.copytree(trained["out"], old)
+    (old / "step.tflite").unlink()  # as trained before step.tflite existed
+    result = f.run_cli("export", old, check=True)
+    assert "int8" in result.stdout and (old / "step.tflite").stat().st_size > 10_000
+    midi = tmp_path / "after.mid"
+    f.run_cli("generate", "--checkpoint", old, "--bars", "2", "-o", midi, check=True)
+    _check_phrase(midi, bars=2, qpm=120)
+
+    bad = f.run_cli("export", tmp_path)
+    assert bad.returncode != 0 and str(tmp_path) in bad.stderr
+    assert len(f.lines(bad.stderr)) == 1
 
 
 def test_primer_is_continued_in_its_key(trained, pop_songs, tmp_path):
@@ -201,6 +250,34 @@ def test_shipped_pop_phrases_continue_each_other():
     for phrase in (first, second):
         assert phrase.bars == 2 and phrase.sequence.total_time == pytest.approx(4.0)
         assert len(phrase.sequence.notes) > 0
+
+
+@needs_shipped
+def test_shipped_pop_phrases_cut_one_stream_with_its_roles_intact():
+    """Three 2-bar phrases are the 6-bar phrase of the same seed, cut at bar lines: a bar that
+    goes on with the last role without naming it keeps that role across the cut."""
+    from composer.generators import load
+
+    def onsets(sequence, offset=0.0):
+        return {(n.instrument, n.pitch, n.velocity, round(n.start_time + offset, 4))
+                for n in sequence.notes}
+
+    whole = onsets(load("pop", seed=5).phrase(6, 120.0).sequence)
+    generator = load("pop", seed=5)
+    cut = set()
+    for k in range(3):
+        cut |= onsets(generator.phrase(2, 120.0).sequence, offset=4.0 * k)
+    assert cut == whole and len({role for role, *_ in whole}) >= 2
+
+
+@needs_shipped
+def test_shipped_pop_opens_with_its_melody():
+    """POP909's songs open with long piano intros; a fresh start opens with the melody."""
+    from composer.generators import load
+
+    for seed in range(6):
+        sequence = load("pop", seed=seed).phrase(2, 120.0).sequence
+        assert any(n.instrument == 0 and n.start_time == 0.0 for n in sequence.notes), seed
 
 
 def test_program_per_track_sets_each_role(trained, tmp_path):

@@ -40,15 +40,14 @@ def lstm_scores(runtime, tokens: np.ndarray, offsets: np.ndarray, window: int,
     return np.concatenate(logp), np.concatenate(hits)
 
 
-def language_model(info: dict, weights: dict):
-    """(encoding, NumPy runtime) of a checkpoint of a next-token model: the lstm or pop."""
+def language_model(checkpoint: Path, info: dict, weights: dict):
+    """(encoding, runtime) of a checkpoint of a next-token model, the lstm or pop: the runtime
+    that generation uses, so what is scored is what plays."""
     if info.get("model") == "pop":
         from models.pop.encoding import RemiEncoding
-        from models.pop.runtime import PopRuntime
+        from models.pop.litert import step_runtime
 
-        network = info["network"]
-        return (RemiEncoding(**info["encoding"]),
-                PopRuntime(weights, network["heads"], network["context"]))
+        return RemiEncoding(**info["encoding"]), step_runtime(checkpoint, info, weights)
     from models.lstm.encoding import PerformanceEncoding
     from models.lstm.runtime import LstmRuntime
 
@@ -62,7 +61,7 @@ def evaluate_lstm(checkpoint: str | os.PathLike, corpus: str | os.PathLike, *,
     from models.checkpoint import load_checkpoint
 
     info, weights = load_checkpoint(checkpoint)
-    encoding, runtime = language_model(info, weights)
+    encoding, runtime = language_model(Path(checkpoint), info, weights)
     kind = info.get("model", "lstm")
     if kind == "pop":
         window = min(window, info["network"]["context"] - 1)
@@ -95,6 +94,7 @@ def evaluate_lstm(checkpoint: str | os.PathLike, corpus: str | os.PathLike, *,
         "test_pieces": test.pieces,
         "scored_events": len(positions),
         "window": window,
+        "runtime": _runtime_name(runtime),
         kind: {"accuracy": float(hits.mean()), "perplexity": float(np.exp(-logp.mean())),
                  "events_per_second": round(len(positions) / lstm_seconds)},
         "ngram": {"order": ngram.order, "accuracy": float(ng_hits.mean()),
@@ -102,6 +102,10 @@ def evaluate_lstm(checkpoint: str | os.PathLike, corpus: str | os.PathLike, *,
                   "perplexity": float(np.exp(-ng_logp.mean())),
                   "valid_perplexity_by_order": {str(k): v for k, v in valid_ppl.items()}},
     }
+
+
+def _runtime_name(runtime) -> str:
+    return "litert" if type(runtime).__name__ == "PopLite" else "numpy"
 
 
 def _ngram_argmax_hits(model, tokens, positions, context, vocab, sample: int = 20_000

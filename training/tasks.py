@@ -117,6 +117,22 @@ class PopTask(LstmTask):
         counts = {"pieces": self.splits["train"].pieces, "tokens": len(self.splits["train"].tokens)}
         _save(self, out, config, summary, weights_of(model), counts,
               vocab=self.encoding.vocab)
+        write_pop_step(out)
+
+
+def write_pop_step(checkpoint: Path, *, quantize: bool = True) -> Path:
+    """Write a pop checkpoint's LiteRT step (step.tflite), what generation runs: built from the
+    weights as saved (float16 included), with int8 weights unless `quantize` is False."""
+    from models.checkpoint import load_checkpoint
+    from models.pop.litert import STEP_FILE, to_litert
+    from models.pop.runtime import PopRuntime
+    from training.fileio import atomic_write_bytes
+
+    info, weights = load_checkpoint(checkpoint, ("pop",))
+    runtime = PopRuntime(weights, info["network"]["heads"], info["network"]["context"])
+    path = Path(checkpoint) / STEP_FILE
+    atomic_write_bytes(path, to_litert(runtime, quantize=quantize))
+    return path
 
 
 def _warmup_cosine(config: TrainConfig):

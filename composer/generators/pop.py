@@ -20,6 +20,7 @@ from models.sampling import sample_logits
 # General MIDI programs per role: a lead that sings over strings and a piano.
 DEFAULT_PROGRAMS = (73, 48, 0)  # flute, string ensemble, acoustic grand piano
 MAX_TOKENS_PER_BAR = 512  # a bar this long is the model rambling: close it
+MELODY = 0  # the melody's role (Program_0)
 
 
 class PopGenerator:
@@ -28,11 +29,10 @@ class PopGenerator:
     def __init__(self, checkpoint: Path, *, seed: int | None = None, temperature: float = 1.0,
                  top_k: int = 0, programs: tuple[int, int, int] = DEFAULT_PROGRAMS) -> None:
         from models.pop.encoding import Decoder
-        from models.pop.runtime import PopRuntime
+        from models.pop.litert import step_runtime
 
         self.info, weights = load_checkpoint(checkpoint, ("pop",))
-        network = self.info["network"]
-        self.runtime = PopRuntime(weights, network["heads"], network["context"])
+        self.runtime = step_runtime(Path(checkpoint), self.info, weights)
         self.decoder = Decoder(self.info["vocab"])
         self.grammar = Grammar(self.decoder)
         self.temperature = temperature
@@ -43,6 +43,9 @@ class PopGenerator:
         self.shift = 0  # semitones the primer was moved into the model's key
         self.logits = self._feed([self.grammar.bar])  # a song starts on a bar line
         self.last = self.grammar.bar
+        # POP909 songs open with long piano intros (the model's, started afresh, run 1-20 bars):
+        # a fresh start opens with the melody on the first downbeat instead
+        self.forced = [self.grammar.downbeat, self.grammar.program[MELODY]]
 
     def _feed(self, ids) -> np.ndarray:
         logits = None
@@ -59,6 +62,7 @@ class PopGenerator:
         if not len(ids):
             raise GenerationError("the primer has no pitched notes in 4/4 bars")
         self.shift = shift
+        self.forced = []  # the primer's song is under way
         self.logits = self._feed(ids[-self.runtime.context + 1:])
         for i in ids.tolist():
             self.grammar.advance(i)
@@ -67,17 +71,20 @@ class PopGenerator:
             self._next()
 
     def _next(self) -> int:
-        mask = self.grammar.allowed(self.last)
-        logits = np.where(mask, self.logits, -np.inf)
-        i = int(sample_logits(logits, self.rng, self.temperature, self.top_k)[0])
+        if self.forced:
+            i = self.forced.pop(0)
+        else:
+            logits = np.where(self.grammar.allowed(self.last), self.logits, -np.inf)
+            i = int(sample_logits(logits, self.rng, self.temperature, self.top_k)[0])
         self.grammar.advance(i)
         self.logits = self.runtime.step(np.array([i]), self.cache)
         self.last = i
         return i
 
-    def tokens(self, bars: int) -> list[int]:
-        """The next `bars` bars of tokens, starting with the bar line already fed."""
-        out = [self.grammar.bar]
+    def tokens(self, bars: int) -> tuple[int, list[int]]:
+        """The next `bars` bars of tokens, starting with the bar line already fed, and the role
+        sounding as they start (a bar may go on with the last role without naming it)."""
+        role, out = self.grammar.role, [self.grammar.bar]
         done, in_bar = 0, 0
         while True:
             if in_bar >= MAX_TOKENS_PER_BAR and self.grammar.can_close(self.last):
@@ -88,14 +95,16 @@ class PopGenerator:
             if i == self.grammar.bar:
                 done, in_bar = done + 1, 0
                 if done == bars:
-                    return out  # this bar line opens the next phrase
+                    return role, out  # this bar line opens the next phrase
             out.append(i)
 
     def phrase(self, bars: int, qpm: float = 120.0) -> Phrase:
         """The next `bars` 4/4 bars at `qpm`, one track per role, in the primer's key."""
         from note_seq import sequences_lib
 
-        sequence = self.decoder.sequence(self.tokens(bars), qpm, self.programs)
+        role, tokens = self.tokens(bars)
+        sequence = self.decoder.sequence([self.grammar.program[role]] + tokens, qpm,
+                                         self.programs)
         length = bars * 4 * 60.0 / qpm
         sequence = sequences_lib.trim_note_sequence(sequence, 0.0, length)
         if self.shift:
@@ -115,6 +124,7 @@ class Grammar:
         self.position_ids = kinds["Position"]
         self.position_of = np.full(size, -1)
         self.position_of[self.position_ids] = decoder.value[self.position_ids].astype(int)
+        self.downbeat = int(np.flatnonzero(self.position_of == 0)[0])
         self.kind = decoder.kind
         mask = {}
         for name, follow in {"Bar": ("Bar", "Position"), "Position": ("Program", "Pitch"),
@@ -127,6 +137,10 @@ class Grammar:
             mask[decoder.KINDS.index(name)] = m
         self.mask = mask
         self.position = -1
+        self.program = {int(decoder.value[i]): int(i) for i in kinds["Program"]}
+        self.program_of = np.full(size, -1)
+        self.program_of[kinds["Program"]] = decoder.value[kinds["Program"]].astype(int)
+        self.role = MELODY  # REMI's first role until a Program token says otherwise
 
     def can_close(self, last: int) -> bool:
         return self.kind[last] in (0, 5)  # after a bar line or a finished note
@@ -147,3 +161,5 @@ class Grammar:
             self.position = -1
         elif self.position_of[i] >= 0:
             self.position = int(self.position_of[i])
+        elif self.program_of[i] >= 0:
+            self.role = int(self.program_of[i])

@@ -220,10 +220,10 @@ def open_port(name: str | None = None):
         import rtmidi
     except ImportError:
         raise ValueError("MIDI out needs python-rtmidi (pip install python-rtmidi)") from None
-    from composer.player.sinks import _quiet_stderr
+    from models.stderr import quiet_stderr
 
     try:
-        with _quiet_stderr():  # ALSA prints its own lines before rtmidi raises
+        with quiet_stderr():  # ALSA prints its own lines before rtmidi raises
             port = rtmidi.MidiOut(name="composer")
     except Exception as exc:
         raise ValueError(f"no MIDI output here ({str(exc).split('.')[0]}); an ALSA sequencer "

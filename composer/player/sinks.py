@@ -14,6 +14,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from models.stderr import quiet_stderr
+
 
 @runtime_checkable
 class Sink(Protocol):
@@ -117,7 +119,7 @@ class SpeakerSink:
         self.frames = 0
         self.latency = buffer / sample_rate  # SDL's own buffer, after the block playing
         try:
-            with _quiet_stderr():  # ALSA prints pages of noise before SDL reports the failure
+            with quiet_stderr():  # ALSA prints pages of noise before SDL reports the failure
                 pygame.mixer.init(frequency=sample_rate, size=-16, channels=2, buffer=buffer)
         except pygame.error as exc:
             raise NoAudioDevice(f"no audio device ({exc})") from None
@@ -167,20 +169,6 @@ def open_sink(driver: str | os.PathLike | None = "speakers", sample_rate: int = 
     else:
         raise ValueError(f"{driver}: not a driver; use {DRIVERS}")
     return Paced(sink) if paced else sink
-
-
-class _quiet_stderr:
-    """Silence C-level writes to stderr (fd 2) for a moment."""
-
-    def __enter__(self):
-        self._saved = os.dup(2)
-        null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, 2)
-        os.close(null)
-
-    def __exit__(self, *exc):
-        os.dup2(self._saved, 2)
-        os.close(self._saved)
 
 
 class Paced:

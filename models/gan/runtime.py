@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
-
 import numpy as np
 
-
-@contextlib.contextmanager
-def _quiet_stderr():
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+from models.stderr import quiet_stderr
 
 
 class GanRuntime:
     def __init__(self, flatbuffer: bytes):
         from ai_edge_litert.interpreter import Interpreter
 
-        with _quiet_stderr():  # LiteRT announces its CPU delegate on fd 2 for every interpreter
+        with quiet_stderr():  # LiteRT announces its CPU delegate on fd 2 for every interpreter
             self.interpreter = Interpreter(model_content=flatbuffer)
             self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]
