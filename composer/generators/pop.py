@@ -20,7 +20,8 @@ from models.sampling import sample_logits
 # General MIDI programs per role: a lead that sings over strings and a piano.
 DEFAULT_PROGRAMS = (73, 48, 0)  # flute, string ensemble, acoustic grand piano
 MAX_TOKENS_PER_BAR = 512  # a bar this long is the model rambling: close it
-MELODY = 0  # the melody's role (Program_0)
+MELODY, PITCH = 0, 3  # the melody's role (Program_0); the Pitch token kind (Decoder.KINDS)
+MAX_INTRO_BARS = 2  # a fresh start's melody enters by the bar after these at the latest
 
 
 class PopGenerator:
@@ -43,9 +44,10 @@ class PopGenerator:
         self.shift = 0  # semitones the primer was moved into the model's key
         self.logits = self._feed([self.grammar.bar])  # a song starts on a bar line
         self.last = self.grammar.bar
-        # POP909 songs open with long piano intros (the model's, started afresh, run 1-20 bars):
-        # a fresh start opens with the melody on the first downbeat instead
-        self.forced = [self.grammar.downbeat, self.grammar.program[MELODY]]
+        # POP909 songs open with piano intros, and the model's, started afresh, run 0-20 bars:
+        # a short one is kept, a long one is cut by bringing the melody in on a downbeat
+        self.forced: list[int] = []  # tokens fed next instead of sampled
+        self.intro_bars = 0  # bars written before the melody came in
 
     def _feed(self, ids) -> np.ndarray:
         logits = None
@@ -62,7 +64,7 @@ class PopGenerator:
         if not len(ids):
             raise GenerationError("the primer has no pitched notes in 4/4 bars")
         self.shift = shift
-        self.forced = []  # the primer's song is under way
+        self.intro_bars = -1  # the primer's song is under way
         self.logits = self._feed(ids[-self.runtime.context + 1:])
         for i in ids.tolist():
             self.grammar.advance(i)
@@ -79,6 +81,13 @@ class PopGenerator:
         self.grammar.advance(i)
         self.logits = self.runtime.step(np.array([i]), self.cache)
         self.last = i
+        if self.intro_bars >= 0:
+            if self.grammar.kind[i] == PITCH and self.grammar.role == MELODY:
+                self.intro_bars = -1  # the melody is in
+            elif i == self.grammar.bar:
+                self.intro_bars += 1
+                if self.intro_bars >= MAX_INTRO_BARS:
+                    self.forced = [self.grammar.downbeat, self.grammar.program[MELODY]]
         return i
 
     def tokens(self, bars: int) -> tuple[int, list[int]]:
