@@ -529,32 +529,46 @@ def interpolate(
     output: Annotated[Path, typer.Option(
         "-o", "--output", help="File to write: .mid, or .wav/.flac (audio + the .mid beside it)")],
     steps: Annotated[int, typer.Option(help="Points on the path, both ends included")] = 8,
-    qpm: Annotated[float, typer.Option("--qpm", help=QPM_HELP)] = 120.0,
+    qpm: Annotated[float | None, typer.Option("--qpm", help=(
+        "Tempo in quarter notes a minute (default: from a's tempo to b's across the steps)"))
+    ] = None,
     model: Annotated[str | None, typer.Option("--model", "-m", help=(
         "A model with a latent space: " + ", ".join(
             s.name for s in generators.GENERATORS.values() if s.interpolates)
         + ", or a checkpoint folder (default vae-2bar)"))] = None,
     checkpoint: Annotated[Path | None, typer.Option("--checkpoint", help=CHECKPOINT_HELP)] = None,
-    program: Annotated[str | None, typer.Option("--program", help=PROGRAM_HELP)] = None,
+    program: Annotated[str | None, typer.Option("--program", help=(
+        "GM program 0-127 of the melody (default: each song's own), or N,N,... one per "
+        "track: the melody, then a's parts, then b's"))] = None,
     track: Annotated[list[str] | None, typer.Option(
         "--track", help="The melody track, as N (pitched tracks counted from 1) or NAME; "
                         "once for both songs, or twice: a's then b's (default: found by the "
                         "melody-track classifier)")] = None,
+    section: Annotated[list[str] | None, typer.Option(
+        "--section", help="Which bars of each song: auto (the most repeated 16 bars, the "
+                          "chorus), intro (from the first notes) or a bar number; once for "
+                          "both songs, or twice: a's then b's")] = None,
+    melody_only: Annotated[bool, typer.Option(
+        "--melody-only", help="Only the interpolated melody, without the songs' parts")] = False,
     each: Annotated[bool, typer.Option(
         "--each", help="Also write every step alone: OUT-01.mid, OUT-02.mid, ...")] = False,
     soundfont: Annotated[str | None, typer.Option("--soundfont", help="Soundfont for audio")] = None,
 ) -> None:
-    """Blend two songs: their lead melodies, encoded by the VAE, joined step by step."""
+    """Fuse two songs: their chosen sections' melodies, encoded by the VAE and joined step by
+    step, over a's accompaniment and drums, then b's, at a tempo moving from a's to b's."""
     from composer import generation as gen
     from composer.interpolation import interpolate as run
 
     midi, audio = _phrase_outputs(output)
-    track = list(track or [])
-    if len(track) > 2:
-        raise ValueError("--track: give it once (both songs) or twice (a, then b)")
+    track, section = list(track or []), list(section or [])
+    for name, given in (("--track", track), ("--section", section)):
+        if len(given) > 2:
+            raise ValueError(f"{name}: give it once (both songs) or twice (a, then b)")
     tracks = (track[0], track[-1]) if track else (None, None)
+    sections = (section[0], section[-1]) if section else ("auto", "auto")
     result = run(a, b, steps=steps, qpm=qpm, checkpoint=checkpoint, model=model,
-                 program=_program(program), tracks=tracks)
+                 program=_program(program), tracks=tracks, sections=sections,
+                 backing=not melody_only)
     gen.write_midi(result.phrase, midi)
     written = [midi]
     if each:
@@ -565,7 +579,11 @@ def interpolate(
     if audio is not None:
         gen.write_audio_file(result.phrase, audio, soundfont)
         written.insert(0, audio)
-    out.print(f"{written[0]}: {steps} steps from {a.name} to {b.name}, "
+    song_a, song_b = result.songs
+    tracks_out = len({n.instrument for n in result.phrase.sequence.notes})
+    out.print(f"{written[0]}: {steps} steps from {a.name} ({song_a.section.describe()}, "
+              f"{song_a.qpm:g} qpm) to {b.name} ({song_b.section.describe()}, "
+              f"{song_b.qpm:g} qpm); {result.phrase.bars} bars, {tracks_out} tracks, "
               f"{len(result.phrase.sequence.notes)} notes"
               + (f" (+{len(written) - 1} files)" if len(written) > 1 else ""))
 

@@ -77,9 +77,22 @@ def write_midi(phrase: Phrase | object, path: str | os.PathLike) -> None:
     from training.fileio import atomic_write_bytes
 
     sequence = phrase.sequence if isinstance(phrase, Phrase) else phrase
+    if len({(n.program, n.is_drum) for n in sequence.notes if n.instrument == 0}) > 1:
+        sequence = _instruments_from_one(sequence)
     buffer = io.BytesIO()
     midi_io.note_sequence_to_pretty_midi(sequence).write(buffer)
     atomic_write_bytes(path, buffer.getvalue())  # the folder is made if missing
+
+
+def _instruments_from_one(sequence):
+    """A copy with every instrument number one higher: note-seq writes all the programs of
+    instrument 0 into its first track, where the last one's notes replace the others'."""
+    out = type(sequence)()
+    out.CopyFrom(sequence)
+    for events in (out.notes, out.pitch_bends, out.control_changes, out.instrument_infos):
+        for event in events:
+            event.instrument += 1
+    return out
 
 
 def write_audio_file(phrase: Phrase, path: str | os.PathLike, soundfont: str | None = None,

@@ -1,27 +1,37 @@
-"""`composer interpolate a.mid b.mid`: a melody that walks from one song to another.
+"""`composer interpolate a.mid b.mid`: two songs meeting, as a multi-track arrangement.
 
-Both songs go through the transposer to the common key, the first usable window of each one's
-melody (the track models/melody_track picks, else the highest line) is encoded by the VAE,
-the two latents are joined by spherical interpolation, and each point is decoded: step 1
-reconstructs a, the last step reconstructs b. The shipped dynamics (models/dynamics) play the
-melody, as they do every VAE's.
+Each song goes through the transposer to the common key, and its most representative section
+is chosen (composer.sections: the most repeated 16 bars, or `--section intro|BAR`). The lead
+melody of that section (the track models/melody_track picks, else the highest line) is
+encoded by the VAE, the two latents are joined by spherical interpolation, and each point is
+decoded: step 1 reconstructs a, the last step reconstructs b. Around that melody the songs
+stay themselves: the tempo moves from a's to b's across the steps, the melody plays on each
+song's own program, and the section's other tracks (accompaniment and drums) play under it,
+a's for the first half and b's from the midpoint on, switching on a bar line. The shipped
+dynamics (models/dynamics) play the melody; the songs' parts keep their own velocities.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from composer.generation import read_primer
 from composer.generators import GenerationError, resolve
-from composer.phrase import Phrase
+from composer.phrase import Phrase, bar_seconds
+from composer.sections import BarGrid, Section, bar_grid, choose_section
 from models.dynamics import Performer
 
 if TYPE_CHECKING:
     from note_seq.protobuf import music_pb2
+
+SECTION_BARS = 16  # what "the chorus" means here, unless the model's window is longer
 
 
 @dataclass
@@ -29,31 +39,115 @@ class Interpolation:
     phrase: Phrase  # all steps back to back
     steps: list[Phrase]  # each step alone, starting at 0
     melodies: np.ndarray  # [steps, window] class ids
+    songs: tuple[Song, Song] = ()
+    tempos: tuple[float, ...] = ()
 
 
-def lead_melody(path: str | os.PathLike, encoding, track: str | None = None) -> np.ndarray:
-    """The first usable window of the song's melody: the `track` asked for, else the track
-    models/melody_track names, else (no track likely enough, or too few notes on it) the
-    highest-sounding line."""
+@dataclass(frozen=True)
+class Backing:
+    """A song's note outside its melody, in beats from the start of its section bar."""
+
+    track: int  # the song's instrument number
+    pitch: int
+    velocity: int
+    beat: float
+    beats: float
+    program: int
+    is_drum: bool
+
+
+@dataclass
+class Song:
+    """One side of a fusion: the song in the models' key, its melody and chosen section."""
+
+    path: Path
+    qpm: float
+    melody: np.ndarray  # the lead window, class ids of the encoding
+    program: int  # the melody track's GM program (0 when the skyline was used)
+    section: Section
+    backing: list[list[Backing]]  # per bar of the section
+    names: dict[int, str]  # track names by instrument number
+
+
+def read_song(path: str | os.PathLike, encoding, *, track: str | None = None,
+              section: str = "auto") -> Song:
+    """A song ready to fuse; any reason it cannot be is a GenerationError naming the file."""
+    path = Path(path)
+    sequence, _, qpm = read_primer(path)
+    melody = _melody_track(sequence, track, path)
+    grid = bar_grid(sequence)
+    try:
+        chosen = choose_section(sequence, melody, max(SECTION_BARS, encoding.bars), section,
+                                grid)
+    except ValueError as exc:
+        raise GenerationError(f"{path}: {exc}") from None
+    lead = _lead_window(sequence, melody, grid, chosen, encoding, path, track)
+    programs = Counter(n.program for n in sequence.notes if n.instrument == melody)
+    names = {info.instrument: info.name for info in sequence.instrument_infos}
+    return Song(path, float(qpm), lead, programs.most_common(1)[0][0] if programs else 0,
+                chosen, _backing(sequence, grid, chosen, melody), names)
+
+
+def lead_melody(path: str | os.PathLike, encoding, track: str | None = None,
+                section: str = "auto") -> np.ndarray:
+    """The lead window interpolate uses: the melody of the song's chosen section."""
+    return read_song(path, encoding, track=track, section=section).melody
+
+
+def _melody_track(sequence, track: str | None, path: Path) -> int | None:
+    """The `track` asked for, else the one models/melody_track names (None: no track is likely
+    enough, so the highest line is used)."""
     from models.melody_track import melody_instrument
+
+    if track is not None:
+        return pick_track(sequence, track, path)
+    return melody_instrument(sequence)
+
+
+def _lead_window(sequence, melody: int | None, grid: BarGrid, section: Section, encoding,
+                 path: Path, track: str | None) -> np.ndarray:
+    """The first usable window from the section's first bar: on the melody track, else (too
+    few notes there) the highest line of the whole arrangement."""
+    from note_seq import sequences_lib
+
     from models.vae.encoding import NoMelody
 
-    sequence, _, _ = read_primer(path)
-    if track is not None:
+    start, _ = grid.seconds(section.start)
+    rest = sequences_lib.extract_subsequence(sequence, start, sequence.total_time)
+    if melody is not None:
         try:
-            return encoding.lead(only_instrument(sequence, pick_track(sequence, track, path)))
+            return encoding.lead(only_instrument(rest, melody))
         except NoMelody as exc:
-            raise GenerationError(f"{path}: track {track}: {exc}") from None
-    instrument = melody_instrument(sequence)
-    if instrument is not None:
-        try:
-            return encoding.lead(only_instrument(sequence, instrument))
-        except NoMelody:
-            pass  # the whole song's skyline may still have a window
+            if track is not None:
+                raise GenerationError(f"{path}: track {track}: {exc} from "
+                                      f"{section.describe()}") from None
     try:
-        return encoding.lead(sequence)
+        return encoding.lead(rest)
     except NoMelody as exc:
-        raise GenerationError(f"{path}: {exc}") from None
+        raise GenerationError(f"{path}: {exc} from {section.describe()}") from None
+
+
+def _backing(sequence, grid: BarGrid, section: Section, melody: int | None
+             ) -> list[list[Backing]]:
+    """The section's notes off the melody track, bar by bar, timed in beats (drums included;
+    a note held past its bar line is cut there)."""
+    bars: list[list[Backing]] = [[] for _ in range(section.bars)]
+    notes = [n for n in sequence.notes if melody is None or n.instrument != melody]
+    if melody is None:  # no melody track: the skyline is the melody, the rest is not known
+        notes = [n for n in notes if n.is_drum]
+    if not notes:
+        return bars
+    start = grid.beat_of([n.start_time for n in notes])
+    end = grid.beat_of([n.end_time for n in notes])
+    bar_of = np.searchsorted(grid.downbeats, start + 1e-6, side="right") - 1
+    for note, s, e, bar in zip(notes, start, end, bar_of):
+        k = int(bar) - section.start
+        if 0 <= k < section.bars:
+            first, last = grid.downbeats[bar], grid.downbeats[bar + 1]
+            bars[k].append(Backing(note.instrument, note.pitch, note.velocity,
+                                   float(s - first), float(max(min(e, last) - s, 0.05)),
+                                   note.program, note.is_drum))
+    return bars
 
 
 def pick_track(sequence: music_pb2.NoteSequence, track: str, path) -> int:
@@ -83,29 +177,107 @@ def only_instrument(sequence: music_pb2.NoteSequence, instrument: int
 
 
 def interpolate(a: str | os.PathLike, b: str | os.PathLike, *, steps: int = 8,
-                qpm: float = 120.0, checkpoint: str | os.PathLike | None = None,
+                qpm: float | None = None, checkpoint: str | os.PathLike | None = None,
                 model: str | None = None, program: int | tuple[int, ...] | None = None,
-                tracks: tuple[str | None, str | None] = (None, None)) -> Interpolation:
+                tracks: tuple[str | None, str | None] = (None, None),
+                sections: tuple[str, str] = ("auto", "auto"),
+                backing: bool = True) -> Interpolation:
     """`model` (default vae-2bar) or `checkpoint` must be a model with a latent space;
-    `tracks` names each song's melody track (None: found by models/melody_track)."""
-    from note_seq import sequences_lib
-
+    `tracks` names each song's melody track (None: found by models/melody_track);
+    `qpm` None moves from a's tempo to b's; `program` an int sets the melody's, a tuple each
+    track's (the melody first); `backing` False leaves the melody alone."""
     from models.vae.runtime import interpolate as walk
 
     if steps < 2:
         raise GenerationError("--steps must be at least 2 (the two ends)")
+    if qpm is not None and not 20 <= qpm <= 400:
+        raise GenerationError(f"--qpm {qpm:g}: use 20..400")
     spec, folder = resolve(model or (None if checkpoint else "vae-2bar"), checkpoint)
     if not spec.interpolates:
         raise GenerationError(f"{spec.name} has no latent space to interpolate in; use a VAE")
     vae = spec.build(folder)
     encoding = vae.encoding
-    melodies = walk(vae.runtime, lead_melody(a, encoding, tracks[0]),
-                    lead_melody(b, encoding, tracks[1]), steps)
-    parts = [Phrase.make(encoding.decode(ids, qpm=qpm), qpm, encoding.bars).with_program(program)
-             for ids in melodies]
+    songs = (read_song(a, encoding, track=tracks[0], section=sections[0]),
+             read_song(b, encoding, track=tracks[1], section=sections[1]))
+    melodies = walk(vae.runtime, songs[0].melody, songs[1].melody, steps)
+    tempos = (tuple([float(qpm)] * steps) if qpm is not None else
+              tuple(float(t) for t in np.round(np.linspace(songs[0].qpm, songs[1].qpm, steps), 1)))
+    parts = arrange(melodies, encoding, songs, tempos, program, backing)
+    whole = _concatenate(parts)
+    return Interpolation(whole, parts, melodies, songs, tempos)
+
+
+def arrange(melodies: np.ndarray, encoding, songs: tuple[Song, Song],
+            tempos: tuple[float, ...], program=None, backing: bool = True) -> list[Phrase]:
+    """Each step as a Phrase of its own: the decoded melody on track 0 with the shipped
+    dynamics, over the bars of a's section (first half) or b's (from the midpoint)."""
+    from note_seq.protobuf import music_pb2
+
+    steps, bars = len(melodies), encoding.bars
+    half = (steps * bars) // 2  # the bar where b's parts come in
+    tracks = _track_numbers(songs)
     performer = Performer(seed=0)  # one performance across the steps, the same every run
-    for part in parts:
-        performer.apply(part.sequence, qpm)
+    parts = []
+    for k, (ids, q) in enumerate(zip(melodies, tempos)):
+        lead = songs[0].program if k < steps / 2 else songs[1].program
+        sequence = encoding.decode(ids, qpm=q, program=program if isinstance(program, int)
+                                   else lead)
+        sequence.total_time = bars * bar_seconds(q)
+        performer.apply(sequence, q)
+        for note in sequence.notes:
+            note.instrument = 0
+        out = music_pb2.NoteSequence()
+        out.CopyFrom(sequence)
+        out.instrument_infos.add(instrument=0, name="melody")
+        for side, song in enumerate(songs):
+            for track, number in tracks[side].items():
+                name = song.names.get(track) or f"track {track}"
+                out.instrument_infos.add(instrument=number, name=f"{song.path.stem}: {name}")
+        beat = 60.0 / q
+        for j in range(bars if backing else 0):
+            bar = k * bars + j
+            side = 0 if bar < half else 1
+            song = songs[side]
+            source = (bar if side == 0 else bar - half) % song.section.bars
+            for n in song.backing[source]:
+                start = (j * 4 + n.beat) * beat
+                end = min(start + n.beats * beat, (j + 1) * 4 * beat)
+                if end > start:
+                    out.notes.add(pitch=n.pitch, velocity=n.velocity, start_time=start,
+                                  end_time=end, program=n.program, is_drum=n.is_drum,
+                                  instrument=tracks[side][n.track])
+        phrase = Phrase.make(out, q, bars)
+        parts.append(phrase.with_program(program if isinstance(program, tuple) else None))
+    return parts
+
+
+def _track_numbers(songs: tuple[Song, Song]) -> tuple[dict[int, int], dict[int, int]]:
+    """Instrument numbers in the fusion: the melody is 0, then a's parts, then b's."""
+    out, next_number = [], 1
+    for song in songs:
+        used = sorted({n.track for bar in song.backing for n in bar})
+        out.append({track: next_number + i for i, track in enumerate(used)})
+        next_number += len(used)
+    return out[0], out[1]
+
+
+def _concatenate(parts: list[Phrase]) -> Phrase:
+    """The steps back to back, with a tempo change wherever the tempo moves."""
+    from note_seq import sequences_lib
+
     whole = sequences_lib.concatenate_sequences([p.sequence for p in parts],
                                                 [p.seconds for p in parts])
-    return Interpolation(Phrase.make(whole, qpm, encoding.bars * steps), parts, melodies)
+    bars = sum(p.bars for p in parts)
+    tempos = {p.qpm for p in parts}
+    if len(tempos) == 1:
+        return Phrase.make(whole, parts[0].qpm, bars)
+    del whole.tempos[:]
+    at = 0.0
+    for part in parts:
+        if not whole.tempos or whole.tempos[-1].qpm != part.qpm:
+            whole.tempos.add(time=at, qpm=part.qpm)
+        at += part.seconds
+    del whole.time_signatures[:]
+    whole.time_signatures.add(time=0.0, numerator=4, denominator=4)
+    whole.total_time = at
+    return dataclasses.replace(Phrase.from_sequence(whole), bars=bars)

@@ -1,0 +1,167 @@
+"""Which bars of a song to use: its bar grid, and its most representative section.
+
+A song's chorus is the segment it repeats most. Each bar becomes the melody's pitch on a
+sixteenth-note grid and the harmony's pitch-class profile; bars are compared all against all
+(a bar-level self-similarity matrix), and each candidate start is scored by how closely the
+`unit` bars from it recur elsewhere in the song. Starts on a bar where the melody is silent
+are never chosen, so neither are count-ins or piano intros.
+
+Pure functions over a NoteSequence; times inside a bar are counted in beats of the song's own
+tempo map, so sections of songs with tempo changes line up too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+STEPS_PER_BEAT = 4
+REPEAT = 0.6  # a diagonal similarity above this counts as the segment coming back
+
+
+@dataclass(frozen=True)
+class BarGrid:
+    """Bar lines of a song on its beat axis: `beat_times[i]` is beat i's time in seconds,
+    `downbeats[k]` the beat index bar k starts on (the last entry: where the song ends)."""
+
+    beat_times: np.ndarray
+    downbeats: np.ndarray
+
+    @property
+    def bars(self) -> int:
+        return len(self.downbeats) - 1
+
+    def beat_of(self, seconds) -> np.ndarray:
+        """Times as (fractional) beat indices, extrapolated past the last beat."""
+        seconds = np.asarray(seconds, dtype=np.float64)
+        t = self.beat_times
+        inside = np.interp(seconds, t, np.arange(len(t), dtype=np.float64))
+        last = t[-1] - t[-2] if len(t) > 1 else 0.5
+        return np.where(seconds > t[-1], len(t) - 1 + (seconds - t[-1]) / last, inside)
+
+    def bar_beats(self, bar: int) -> int:
+        return int(self.downbeats[bar + 1] - self.downbeats[bar])
+
+    def seconds(self, bar: int) -> tuple[float, float]:
+        """Start and end of bar `bar` in seconds."""
+        t = self.beat_times
+        start, end = self.downbeats[bar], self.downbeats[bar + 1]
+        return float(t[min(start, len(t) - 1)]), float(t[min(end, len(t) - 1)])
+
+
+def bar_grid(sequence) -> BarGrid:
+    """The song's beats and downbeats from its tempo map and time signatures."""
+    from note_seq import midi_io
+
+    pm = midi_io.note_sequence_to_pretty_midi(sequence)
+    end = max(pm.get_end_time(), 1e-3)
+    beats = pm.get_beats()
+    beats = beats[beats < end]
+    step = (beats[-1] - beats[-2]) if len(beats) > 1 else 0.5
+    beats = np.append(beats, beats[-1] + step)  # the beat after the last note: the end
+    downbeat_times = pm.get_downbeats()
+    downbeats = np.searchsorted(beats, downbeat_times[downbeat_times < end] - 1e-6)
+    if not len(downbeats) or downbeats[0] != 0:
+        downbeats = np.insert(downbeats, 0, 0)
+    last = downbeats[-1] + (np.diff(downbeats)[-1] if len(downbeats) > 1 else 4)
+    while len(beats) <= last:  # room for the last whole bar
+        beats = np.append(beats, beats[-1] + step)
+    return BarGrid(beats, np.append(downbeats, last).astype(int))
+
+
+@dataclass(frozen=True)
+class Section:
+    start: int  # first bar, from 0
+    bars: int
+    how: str  # "auto (repeats 3 times)", "intro", "bar 17"
+
+    def describe(self) -> str:
+        return f"bars {self.start + 1}-{self.start + self.bars} ({self.how})"
+
+
+def bar_features(sequence, grid: BarGrid, melody: int | None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Per bar: the melody's pitch on each sixteenth (-1: silent) [bars, steps], and the
+    harmony's duration-weighted pitch-class profile [bars, 12] (drums left out)."""
+    steps = STEPS_PER_BEAT * max(int(np.diff(grid.downbeats).max()), 1)
+    line = np.full((grid.bars, steps), -1, dtype=np.int64)
+    chroma = np.zeros((grid.bars, 12))
+    notes = [n for n in sequence.notes if not n.is_drum]
+    if not notes:
+        return line, chroma
+    start = grid.beat_of([n.start_time for n in notes])
+    end = grid.beat_of([n.end_time for n in notes])
+    bar_of = np.searchsorted(grid.downbeats, start, side="right") - 1
+    for note, s, e, bar in zip(notes, start, end, bar_of):
+        if not 0 <= bar < grid.bars:
+            continue
+        first = grid.downbeats[bar]
+        chroma[bar, note.pitch % 12] += min(e, grid.downbeats[bar + 1]) - s
+        if note.instrument == melody:
+            a = int(round((s - first) * STEPS_PER_BEAT))
+            b = max(a + 1, int(round((min(e, grid.downbeats[bar + 1]) - first) * STEPS_PER_BEAT)))
+            line[bar, a:min(b, steps)] = np.maximum(line[bar, a:min(b, steps)], note.pitch)
+    return line, chroma
+
+
+def self_similarity(line: np.ndarray, chroma: np.ndarray) -> np.ndarray:
+    """[bars, bars] in 0..1: the share of sixteenths where the melodies agree (either
+    sounding), blended with the cosine of the harmonies. A silent bar is like no other."""
+    sounding = line >= 0
+    same = (line[:, None, :] == line[None, :, :]) & sounding[:, None, :]
+    either = (sounding[:, None, :] | sounding[None, :, :]).sum(-1)
+    melody = np.where(either > 0, same.sum(-1) / np.maximum(either, 1), 0.0)
+    norm = np.linalg.norm(chroma, axis=1)
+    unit = chroma / np.where(norm > 0, norm, 1.0)[:, None]
+    harmony = unit @ unit.T
+    return 0.7 * melody + 0.3 * harmony
+
+
+def repetition_scores(similarity: np.ndarray, unit: int) -> np.ndarray:
+    """Per start bar: how strongly the `unit` bars from it recur elsewhere (the sum, over
+    other starts at least `unit` bars away, of the diagonal similarity above REPEAT)."""
+    n = len(similarity)
+    unit = max(1, min(unit, n))
+    starts = n - unit + 1
+    diagonal = np.zeros((starts, starts))
+    for k in range(unit):
+        diagonal += similarity[k:k + starts, k:k + starts]
+    diagonal /= unit
+    far = np.abs(np.arange(starts)[:, None] - np.arange(starts)[None, :]) >= unit
+    return np.where(far, np.maximum(diagonal - REPEAT, 0.0), 0.0).sum(1)
+
+
+def choose_section(sequence, melody: int | None, bars: int, how: str = "auto",
+                   grid: BarGrid | None = None) -> Section:
+    """The `bars` bars to use: `how` "auto" (the most repeated segment, 8-bar units),
+    "intro" (from the first bar with pitched notes) or a bar number counted from 1.
+
+    Raises ValueError with the reason when the song cannot give them."""
+    grid = grid or bar_grid(sequence)
+    line, chroma = bar_features(sequence, grid, melody)
+    sounding = chroma.sum(1) > 0
+    if not sounding.any():
+        raise ValueError("no pitched notes")
+    last_start = max(0, grid.bars - bars)
+    if how == "intro":
+        return Section(min(int(np.argmax(sounding)), last_start), min(bars, grid.bars), "intro")
+    if how.isdigit():
+        bar = int(how)
+        if not 1 <= bar <= grid.bars:
+            raise ValueError(f"--section {bar}: the song has {grid.bars} bars")
+        return Section(bar - 1, min(bars, grid.bars - bar + 1), f"bar {bar}")
+    if how != "auto":
+        raise ValueError(f"--section {how!r}: use auto, intro or a bar number")
+    melodic = (line >= 0).any(1) if melody is not None else sounding
+    if not melodic.any():
+        melodic = sounding
+    scores = repetition_scores(self_similarity(line, chroma), min(8, bars))
+    entries = np.flatnonzero(melodic)
+    candidates = entries[entries <= min(last_start, len(scores) - 1)]
+    length = min(bars, grid.bars)
+    if not len(candidates) or scores[candidates].max() <= 0:  # nothing repeats
+        return Section(min(int(entries[0]), last_start), length,
+                       "auto: no repeated segment, from the melody's entry")
+    best = int(candidates[np.argmax(scores[candidates])])
+    return Section(best, length, "auto: the most repeated")

@@ -1,0 +1,122 @@
+"""Song fusion as a user hears it: `composer interpolate a.mid b.mid` on two arranged songs.
+
+The songs are made here, with a known form (a drum count-in, a piano intro, verse, chorus,
+another verse, the chorus again, an outro), two tempi, their own melody programs, their own
+accompaniment and drums, so where the section lands and what the fusion keeps can be checked
+exactly. The VAE is the shipped vae-2bar.
+"""
+
+from __future__ import annotations
+
+import factories as f
+import numpy as np
+import pretty_midi
+import pytest
+
+CHORDS = [(48, 52, 55), (45, 48, 52), (41, 45, 48), (43, 47, 50)]  # C Am F G
+CHORUS = [72, 74, 76, 79, 76, 74, 72, 71, 69, 71, 72, 74, 76, 74, 72, 67]  # 2 bars of eighths
+FORM = ["count-in"] + ["intro"] * 3 + ["verse"] * 8 + ["chorus"] * 8 + ["verse2"] * 8 \
+    + ["chorus"] * 8 + ["outro"] * 4  # 40 bars; the chorus starts on bar 13
+
+
+def song(path, qpm: float, lead: int, comp: int, drum: int, seed: int):
+    """A 40-bar song in C: melody (program `lead`), chords (program `comp`), drums on `drum`."""
+    rng = np.random.default_rng(seed)
+    beat = 60.0 / qpm
+    pm = pretty_midi.PrettyMIDI(initial_tempo=qpm)
+    melody = pretty_midi.Instrument(lead, name="Melody")
+    piano = pretty_midi.Instrument(comp, name="Piano")
+    drums = pretty_midi.Instrument(0, is_drum=True, name="Drums")
+    verses = {name: rng.choice([60, 62, 64, 65, 67, 69], size=(8, 8)) for name in
+              ("verse", "verse2")}
+    counters: dict[str, int] = {}
+    for bar, part in enumerate(FORM):
+        k = counters.get(part, 0)
+        counters[part] = k + 1
+        start = bar * 4 * beat
+        for b in range(4):
+            drums.notes.append(pretty_midi.Note(100, drum, start + b * beat, start + b * beat + 0.1))
+        if part == "count-in":
+            continue
+        for pitch in CHORDS[bar % 4]:
+            piano.notes.append(pretty_midi.Note(70, pitch, start, start + 4 * beat - 0.05))
+        if part in ("intro", "outro"):
+            continue
+        pitches = (CHORUS[(k % 2) * 8:(k % 2) * 8 + 8] if part == "chorus"
+                   else verses[part][k % 8])
+        for e, pitch in enumerate(pitches):
+            at = start + e * beat / 2
+            melody.notes.append(pretty_midi.Note(90, int(pitch), at, at + beat / 2 - 0.02))
+    pm.instruments += [melody, piano, drums]
+    pm.write(str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def songs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("songs")
+    a = song(root / "a.mid", 90.0, lead=73, comp=0, drum=36, seed=1)  # flute, piano, kick
+    b = song(root / "b.mid", 140.0, lead=65, comp=24, drum=42, seed=2)  # sax, guitar, hats
+    return a, b
+
+
+def test_section_is_the_chorus_never_the_count_in(songs):
+    from composer.generation import read_primer
+    from composer.sections import choose_section
+    from models.melody_track import melody_instrument
+
+    sequence, _, _ = read_primer(songs[0])
+    melody = melody_instrument(sequence)
+    assert {n.program for n in sequence.notes if n.instrument == melody} == {73}
+    chosen = choose_section(sequence, melody, 16)
+    assert (chosen.start, chosen.bars) == (12, 16)  # bar 13: the chorus, which comes back
+    assert choose_section(sequence, melody, 16, "intro").start == 1  # after the count-in
+    assert choose_section(sequence, melody, 16, "5").start == 4
+    with pytest.raises(ValueError, match="has 40 bars"):
+        choose_section(sequence, melody, 16, "41")
+
+
+def test_fusion_keeps_tempi_programs_accompaniment_and_drums(songs, tmp_path):
+    a, b = songs
+    out = tmp_path / "fusion.mid"
+    result = f.run_cli("interpolate", a, b, "--steps", "4", "-o", out, check=True)
+    assert "bars 13-28 (auto: the most repeated), 90 qpm" in result.stdout
+    assert "140 qpm" in result.stdout
+    pm = pretty_midi.PrettyMIDI(str(out))
+    _, tempi = pm.get_tempo_changes()
+    assert tempi[0] == pytest.approx(90, rel=1e-4) and tempi[-1] == pytest.approx(140, rel=1e-4)
+    assert list(tempi) == sorted(tempi) and len(tempi) == 4  # one tempo a step
+    downbeats = pm.get_downbeats()
+    assert len(downbeats) == 8  # 4 steps of 2 bars
+    midpoint = downbeats[4]
+
+    def notes(where):
+        return [n for i in pm.instruments if where(i) for n in i.notes]
+
+    kicks, hats = notes(lambda i: i.is_drum and "a:" in i.name), notes(
+        lambda i: i.is_drum and "b:" in i.name)
+    assert {n.pitch for n in kicks} == {36} and {n.pitch for n in hats} == {42}
+    assert max(n.start for n in kicks) < midpoint - 1e-3 <= min(n.start for n in hats) + 2e-3
+    assert kicks and len(hats) >= 12  # b's drums play every beat of the second half
+    piano = notes(lambda i: not i.is_drum and i.program == 0)
+    guitar = notes(lambda i: not i.is_drum and i.program == 24)
+    assert piano and guitar
+    assert max(n.start for n in piano) < midpoint <= min(n.start for n in guitar) + 2e-3
+    leads = {i.program: i.notes for i in pm.instruments if i.name == "melody"}
+    assert set(leads) == {73, 65}  # each song's melody program, a's then b's
+    assert max(n.start for n in leads[73]) < midpoint <= min(n.start for n in leads[65]) + 2e-3
+
+
+def test_fusion_options_fix_the_tempo_and_leave_the_melody_alone(songs, tmp_path):
+    a, b = songs
+    out = tmp_path / "solo.mid"
+    f.run_cli("interpolate", a, b, "--steps", "2", "--qpm", "100", "--melody-only",
+              "--program", "40", "--section", "intro", "-o", out, check=True)
+    pm = pretty_midi.PrettyMIDI(str(out))
+    assert pm.get_tempo_changes()[1].tolist() == pytest.approx([100.0])
+    assert [(i.name, i.program, i.is_drum) for i in pm.instruments] == [("melody", 40, False)]
+
+    bad = f.run_cli("interpolate", a, b, "--section", "99", "-o", tmp_path / "x.mid")
+    assert bad.returncode != 0
+    assert f.lines(bad.stderr) == [f"error: {a}: --section 99: the song has 40 bars"]
+    assert not (tmp_path / "x.mid").exists()
