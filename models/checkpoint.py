@@ -47,6 +47,18 @@ VAES = ("vae-2bar", "vae-16bar")
 def load_checkpoint(folder: str | os.PathLike, kinds: tuple[str, ...] | None = None
                     ) -> tuple[dict, dict[str, np.ndarray]]:
     """model.json and the weights; with `kinds`, refuse a checkpoint of any other model."""
+    info = load_info(folder, kinds)
+    try:
+        with np.load(Path(folder) / "weights.npz") as data:
+            arrays = {k: data[k] for k in data.files}
+    except (ValueError, OSError) as exc:
+        raise CheckpointError(f"{folder}: unreadable checkpoint ({exc})") from None
+    return info, arrays
+
+
+def load_info(folder: str | os.PathLike, kinds: tuple[str, ...] | None = None) -> dict:
+    """model.json alone, checked as load_checkpoint checks it (for a runtime that does not
+    need the weights, such as a LiteRT flatbuffer beside them)."""
     folder = Path(folder)
     meta, weights = folder / "model.json", folder / "weights.npz"
     if not meta.exists() or not weights.exists():
@@ -54,14 +66,12 @@ def load_checkpoint(folder: str | os.PathLike, kinds: tuple[str, ...] | None = N
                               "train one with `composer train`")
     try:
         info = json.loads(meta.read_text())
-        with np.load(weights) as data:
-            arrays = {k: data[k] for k in data.files}
     except (ValueError, OSError) as exc:
         raise CheckpointError(f"{folder}: unreadable checkpoint ({exc})") from None
     if kinds and info.get("model") not in kinds:
         raise CheckpointError(f"{folder}: holds a {info.get('model')!r} model, not "
                               + " or ".join(kinds))
-    return info, arrays
+    return info
 
 
 def _atomic(path: Path, data: bytes) -> None:

@@ -47,7 +47,7 @@ def language_model(checkpoint: Path, info: dict, weights: dict):
         from models.pop.encoding import RemiEncoding
         from models.pop.litert import step_runtime
 
-        return RemiEncoding(**info["encoding"]), step_runtime(checkpoint, info, weights)
+        return RemiEncoding(**info["encoding"]), step_runtime(checkpoint, info)
     from models.lstm.encoding import PerformanceEncoding
     from models.lstm.runtime import LstmRuntime
 

@@ -39,7 +39,8 @@ def render(folder: Path) -> str:
               f"- Wall time: {metrics.get('wall_seconds_this_run', 0) / 60:.1f} min on "
               f"{training.get('machine', '?')} ({metrics.get('examples_per_second', 0):.1f} "
               "examples/s).",
-              *([f"- Note: {training['note']}"] if training.get("note") else []), ""]
+              *([f"- Note: {training['note']}"] if training.get("note") else []),
+              *_step_line(folder), ""]
     best = training.get("best", {})
     if best:
         lines += ["## Training metrics (best checkpoint)", "", "| metric | value |", "|---|---:|"]
@@ -82,10 +83,21 @@ def _vae_section(report: dict) -> list[str]:
     return lines + [""]
 
 
+def _step_line(folder: Path) -> list[str]:
+    step = folder / "step.tflite"
+    if not step.exists():
+        return []
+    return [f"- Generation runs `step.tflite` ({step.stat().st_size / 1e6:.1f} MB): the decoding "
+            "step as LiteRT with int8 weights, written by `composer train` (or `composer "
+            f"export {folder}` for an older checkpoint)."]
+
+
 def _lstm_section(report: dict) -> list[str]:
+    runtime = {"litert": " through step.tflite, as generation runs it",
+               "numpy": " through the NumPy runtime"}.get(report.get("runtime"), "")
     return ["## Test split", "",
             f"{report['scored_events']:,} events of {report['test_pieces']} pieces, "
-            f"windows of {report['window']} events (`composer eval`).", "",
+            f"windows of {report['window']} events (`composer eval`{runtime}).", "",
             "| model | next-event accuracy | perplexity |", "|---|---:|---:|",
             f"| this {report['model']} | {report[report['model']]['accuracy']:.3f} | "
             f"{report[report['model']]['perplexity']:.2f} |",

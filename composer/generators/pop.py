@@ -14,7 +14,7 @@ import numpy as np
 
 from composer.generators import GenerationError
 from composer.phrase import Phrase
-from models.checkpoint import load_checkpoint
+from models.checkpoint import load_info
 from models.sampling import sample_logits
 
 # General MIDI programs per role: a lead that sings over strings and a piano.
@@ -32,8 +32,8 @@ class PopGenerator:
         from models.pop.encoding import Decoder
         from models.pop.litert import step_runtime
 
-        self.info, weights = load_checkpoint(checkpoint, ("pop",))
-        self.runtime = step_runtime(Path(checkpoint), self.info, weights)
+        self.info = load_info(checkpoint, ("pop",))
+        self.runtime = step_runtime(Path(checkpoint), self.info)
         self.decoder = Decoder(self.info["vocab"])
         self.grammar = Grammar(self.decoder)
         self.temperature = temperature

@@ -85,12 +85,15 @@ def to_litert(runtime: PopRuntime, *, quantize: bool = True) -> bytes:
         return converter.convert()
 
 
-def step_runtime(checkpoint: Path, info: dict, weights: dict):
+def step_runtime(checkpoint: Path, info: dict):
     """What generates from a checkpoint: its LiteRT step when it has one (step.tflite), else
-    the NumPy runtime of its weights."""
+    the NumPy runtime of its weights (only then are they read)."""
+    from models.checkpoint import load_checkpoint
+
     flatbuffer = Path(checkpoint) / STEP_FILE
     if flatbuffer.exists():
         return PopLite(flatbuffer.read_bytes())
+    _, weights = load_checkpoint(checkpoint)
     return PopRuntime(weights, info["network"]["heads"], info["network"]["context"])
 
 
