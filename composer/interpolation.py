@@ -25,7 +25,7 @@ import numpy as np
 from composer.generation import read_primer
 from composer.generators import GenerationError, resolve
 from composer.phrase import Phrase, bar_seconds
-from composer.sections import BarGrid, Section, bar_grid, choose_section
+from composer.sections import BarGrid, Section, at_constant_tempo, bar_grid, choose_section
 from models.dynamics import Performer
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ class Backing:
 class Song:
     """One side of a fusion: the song in the models' key, its melody and chosen section."""
 
-    path: Path
+    name: str  # how its tracks are labelled in the fusion ("a: Piano")
     qpm: float
     melody: np.ndarray  # the lead window, class ids of the encoding
     program: int  # the melody track's GM program (0 when the skyline was used)
@@ -74,6 +74,8 @@ def read_song(path: str | os.PathLike, encoding, *, track: str | None = None,
     """A song ready to fuse; any reason it cannot be is a GenerationError naming the file."""
     path = Path(path)
     sequence, _, qpm = read_primer(path)
+    if len(sequence.tempos) > 1:  # its beats on one tempo, its main one
+        sequence = at_constant_tempo(sequence, qpm)
     melody = _melody_track(sequence, track, path)
     grid = bar_grid(sequence)
     try:
@@ -84,8 +86,26 @@ def read_song(path: str | os.PathLike, encoding, *, track: str | None = None,
     lead = _lead_window(sequence, melody, grid, chosen, encoding, path, track)
     programs = Counter(n.program for n in sequence.notes if n.instrument == melody)
     names = {info.instrument: info.name for info in sequence.instrument_infos}
-    return Song(path, float(qpm), lead, programs.most_common(1)[0][0] if programs else 0,
-                chosen, _backing(sequence, grid, chosen, melody), names)
+    return Song(path.stem, float(qpm), lead,
+                programs.most_common(1)[0][0] if programs else 0, chosen,
+                _backing(sequence, grid, chosen, melody), names)
+
+
+def sequence_song(sequence, qpm: float, name: str, encoding) -> Song:
+    """A generated phrase as one side of a fusion (the hybrid's GAN tunes): all of it is the
+    section, its highest voice the melody. Raises NoMelody when that voice has no window."""
+    grid = bar_grid(sequence)
+    voices: dict[int, list[int]] = {}
+    for note in sequence.notes:
+        if not note.is_drum:
+            voices.setdefault(note.instrument, []).append(note.pitch)
+    melody = max(voices, key=lambda i: np.mean(voices[i])) if voices else None
+    lead = encoding.lead(only_instrument(sequence, melody) if melody is not None else sequence)
+    section = Section(0, grid.bars, "all of it")
+    programs = [n.program for n in sequence.notes if n.instrument == melody]
+    names = {info.instrument: info.name for info in sequence.instrument_infos}
+    return Song(name, float(qpm), lead, programs[0] if programs else 0, section,
+                _backing(sequence, grid, section, melody), names)
 
 
 def lead_melody(path: str | os.PathLike, encoding, track: str | None = None,
@@ -106,25 +126,28 @@ def _melody_track(sequence, track: str | None, path: Path) -> int | None:
 
 def _lead_window(sequence, melody: int | None, grid: BarGrid, section: Section, encoding,
                  path: Path, track: str | None) -> np.ndarray:
-    """The first usable window from the section's first bar: on the melody track, else (too
-    few notes there) the highest line of the whole arrangement."""
+    """The first usable window from the section's first bar on, else from anywhere in the
+    song (a tempo or meter change can split it into stretches shorter than the window): on
+    the melody track, else (too few notes there) the highest line of the arrangement."""
     from note_seq import sequences_lib
 
     from models.vae.encoding import NoMelody
 
     start, _ = grid.seconds(section.start)
     rest = sequences_lib.extract_subsequence(sequence, start, sequence.total_time)
-    if melody is not None:
-        try:
-            return encoding.lead(only_instrument(rest, melody))
-        except NoMelody as exc:
-            if track is not None:
-                raise GenerationError(f"{path}: track {track}: {exc} from "
-                                      f"{section.describe()}") from None
-    try:
-        return encoding.lead(rest)
-    except NoMelody as exc:
-        raise GenerationError(f"{path}: {exc} from {section.describe()}") from None
+    error = None
+    for part in (rest, sequence):
+        lines = [only_instrument(part, melody)] if melody is not None else []
+        if track is None:
+            lines.append(part)
+        for line in lines:
+            try:
+                return encoding.lead(line)
+            except NoMelody as exc:
+                error = error or exc
+    where = f"track {track}: " if track is not None else ""
+    raise GenerationError(f"{path}: {where}{error} (from {section.describe()} or anywhere "
+                          "in the song)") from None
 
 
 def _backing(sequence, grid: BarGrid, section: Section, melody: int | None
@@ -232,7 +255,7 @@ def arrange(melodies: np.ndarray, encoding, songs: tuple[Song, Song],
         for side, song in enumerate(songs):
             for track, number in tracks[side].items():
                 name = song.names.get(track) or f"track {track}"
-                out.instrument_infos.add(instrument=number, name=f"{song.path.stem}: {name}")
+                out.instrument_infos.add(instrument=number, name=f"{song.name}: {name}")
         beat = 60.0 / q
         for j in range(bars if backing else 0):
             bar = k * bars + j

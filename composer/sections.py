@@ -57,17 +57,43 @@ def bar_grid(sequence) -> BarGrid:
     pm = midi_io.note_sequence_to_pretty_midi(sequence)
     end = max(pm.get_end_time(), 1e-3)
     beats = pm.get_beats()
-    beats = beats[beats < end]
-    step = (beats[-1] - beats[-2]) if len(beats) > 1 else 0.5
-    beats = np.append(beats, beats[-1] + step)  # the beat after the last note: the end
+    step = 60.0 / pm.get_tempo_changes()[1][-1]  # beats past the last note: the last tempo
+    while beats[-1] < end:
+        beats = np.append(beats, beats[-1] + step)
     downbeat_times = pm.get_downbeats()
-    downbeats = np.searchsorted(beats, downbeat_times[downbeat_times < end] - 1e-6)
+    downbeats = np.searchsorted(beats, downbeat_times[downbeat_times < end - 1e-6] - 1e-6)
     if not len(downbeats) or downbeats[0] != 0:
         downbeats = np.insert(downbeats, 0, 0)
     last = downbeats[-1] + (np.diff(downbeats)[-1] if len(downbeats) > 1 else 4)
     while len(beats) <= last:  # room for the last whole bar
         beats = np.append(beats, beats[-1] + step)
     return BarGrid(beats, np.append(downbeats, last).astype(int))
+
+
+def at_constant_tempo(sequence, qpm: float, grid: BarGrid | None = None):
+    """A copy on one tempo: every event keeps its beat and moves to where that beat falls at
+    `qpm` (a song whose tempo drifts is otherwise cut into pieces wherever it changes, each
+    too short for a 16-bar window)."""
+    grid = grid or bar_grid(sequence)
+    out = type(sequence)()
+    out.CopyFrom(sequence)
+    beat = 60.0 / qpm
+
+    def moved(times) -> list[float]:
+        return (grid.beat_of(np.asarray(times, dtype=np.float64)) * beat).tolist()
+
+    starts = moved([n.start_time for n in out.notes])
+    ends = moved([n.end_time for n in out.notes])
+    for note, start, end in zip(out.notes, starts, ends):
+        note.start_time, note.end_time = start, max(end, start + 1e-3)
+    for events in (out.time_signatures, out.key_signatures, out.control_changes,
+                   out.pitch_bends):
+        for event, time in zip(events, moved([e.time for e in events])):
+            event.time = time
+    del out.tempos[:]
+    out.tempos.add(time=0.0, qpm=qpm)
+    out.total_time = max((n.end_time for n in out.notes), default=0.0)
+    return out
 
 
 @dataclass(frozen=True)

@@ -120,3 +120,39 @@ def test_fusion_options_fix_the_tempo_and_leave_the_melody_alone(songs, tmp_path
     assert bad.returncode != 0
     assert f.lines(bad.stderr) == [f"error: {a}: --section 99: the song has 40 bars"]
     assert not (tmp_path / "x.mid").exists()
+
+
+def test_a_tempo_map_is_flattened_beat_for_beat():
+    """A song that slows down keeps its beats on one tempo, so its melody is one piece."""
+    from note_seq.protobuf import music_pb2
+
+    from composer.sections import at_constant_tempo, bar_grid
+
+    sequence = music_pb2.NoteSequence(total_time=6.0)
+    sequence.tempos.add(time=0.0, qpm=120.0)
+    sequence.tempos.add(time=4.0, qpm=60.0)  # beat 8 onwards: one beat a second
+    sequence.time_signatures.add(time=0.0, numerator=4, denominator=4)
+    sequence.notes.add(pitch=60, velocity=80, start_time=3.5, end_time=5.0)  # beats 7..9
+    flat = at_constant_tempo(sequence, 120.0)
+    assert [t.qpm for t in flat.tempos] == [120.0]
+    note = flat.notes[0]
+    assert (note.start_time, note.end_time) == pytest.approx((3.5, 4.5))
+    assert bar_grid(sequence).bars == bar_grid(flat).bars == 3
+
+
+def test_hybrid_keeps_its_tunes_voices_under_the_walking_melody(tmp_path):
+    """The hybrid's GAN tunes are fused the same way: the walking melody over the first
+    tune's other voices, then the second's from the midpoint (bar 5 of 8)."""
+    out = tmp_path / "hybrid.mid"
+    f.run_cli("generate", "--model", "hybrid", "--bars", "8", "--seed", "3", "-o", out,
+              check=True)
+    pm = pretty_midi.PrettyMIDI(str(out))
+    names = {i.name for i in pm.instruments}
+    assert "melody" in names and len(names) >= 4
+    midpoint = 8.0  # 4 bars at 120 qpm
+    for inst in pm.instruments:
+        if inst.name.startswith("tune 1"):
+            assert max(n.start for n in inst.notes) < midpoint
+        elif inst.name.startswith("tune 2"):
+            assert min(n.start for n in inst.notes) >= midpoint - 1e-3
+    assert max(n.end for i in pm.instruments for n in i.notes) <= 16.0 + 1e-3
