@@ -15,7 +15,7 @@ TEST_ENV := SDL_AUDIODRIVER=dummy SDL_VIDEODRIVER=dummy MPLBACKEND=Agg
 # Music first (the shipped checkpoints need no corpus), then the corpus they were trained on:
 # converting all of music21's corpus takes minutes, so it comes last.
 demo: install
-	$(BIN)/composer generate --model lstm --bars 8 --seed 7 -o build/demo.wav
+	$(BIN)/composer generate --model pop --bars 8 --seed 7 -o build/demo.wav
 	$(BIN)/composer play --minutes 1 --fallback-out build/demo-play.wav
 	$(BIN)/composer corpus build music21:all -o $(DEMO_CORPUS)
 	$(BIN)/composer corpus info $(DEMO_CORPUS)

@@ -16,7 +16,7 @@ LIMITS = {"qpm": (20.0, 400.0), "temperature": (0.05, 5.0), "loop_seconds": (0.5
 
 @dataclass(frozen=True)
 class PlaySettings:
-    model: str = "lstm"  # a registry name (composer.generators) or a checkpoint folder
+    model: str = "pop"  # a registry name (composer.generators) or a checkpoint folder
     checkpoint: str | None = None  # a folder `composer train` wrote; its model.json says which
     source: str = "midi"  # the loop maker (composer.player.makers.MAKERS)
     qpm: float = 120.0  # quarter notes a minute
