@@ -25,8 +25,9 @@ import numpy as np
 from composer.generation import read_primer
 from composer.generators import GenerationError, resolve
 from composer.phrase import Phrase, bar_seconds
-from composer.sections import BarGrid, Section, at_constant_tempo, bar_grid, choose_section
+from composer.sections import BarGrid, Section, bar_grid, choose_section
 from models.dynamics import Performer
+from models.timing import one_tempo
 
 if TYPE_CHECKING:
     from note_seq.protobuf import music_pb2
@@ -75,7 +76,7 @@ def read_song(path: str | os.PathLike, encoding, *, track: str | None = None,
     path = Path(path)
     sequence, _, qpm = read_primer(path)
     if len(sequence.tempos) > 1:  # its beats on one tempo, its main one
-        sequence = at_constant_tempo(sequence, qpm)
+        sequence = one_tempo(sequence, qpm)
     melody = _melody_track(sequence, track, path)
     grid = bar_grid(sequence)
     try:

@@ -70,32 +70,6 @@ def bar_grid(sequence) -> BarGrid:
     return BarGrid(beats, np.append(downbeats, last).astype(int))
 
 
-def at_constant_tempo(sequence, qpm: float, grid: BarGrid | None = None):
-    """A copy on one tempo: every event keeps its beat and moves to where that beat falls at
-    `qpm` (a song whose tempo drifts is otherwise cut into pieces wherever it changes, each
-    too short for a 16-bar window)."""
-    grid = grid or bar_grid(sequence)
-    out = type(sequence)()
-    out.CopyFrom(sequence)
-    beat = 60.0 / qpm
-
-    def moved(times) -> list[float]:
-        return (grid.beat_of(np.asarray(times, dtype=np.float64)) * beat).tolist()
-
-    starts = moved([n.start_time for n in out.notes])
-    ends = moved([n.end_time for n in out.notes])
-    for note, start, end in zip(out.notes, starts, ends):
-        note.start_time, note.end_time = start, max(end, start + 1e-3)
-    for events in (out.time_signatures, out.key_signatures, out.control_changes,
-                   out.pitch_bends):
-        for event, time in zip(events, moved([e.time for e in events])):
-            event.time = time
-    del out.tempos[:]
-    out.tempos.add(time=0.0, qpm=qpm)
-    out.total_time = max((n.end_time for n in out.notes), default=0.0)
-    return out
-
-
 @dataclass(frozen=True)
 class Section:
     start: int  # first bar, from 0

@@ -126,14 +126,15 @@ def test_a_tempo_map_is_flattened_beat_for_beat():
     """A song that slows down keeps its beats on one tempo, so its melody is one piece."""
     from note_seq.protobuf import music_pb2
 
-    from composer.sections import at_constant_tempo, bar_grid
+    from composer.sections import bar_grid
+    from models.timing import one_tempo
 
     sequence = music_pb2.NoteSequence(total_time=6.0)
     sequence.tempos.add(time=0.0, qpm=120.0)
     sequence.tempos.add(time=4.0, qpm=60.0)  # beat 8 onwards: one beat a second
     sequence.time_signatures.add(time=0.0, numerator=4, denominator=4)
     sequence.notes.add(pitch=60, velocity=80, start_time=3.5, end_time=5.0)  # beats 7..9
-    flat = at_constant_tempo(sequence, 120.0)
+    flat = one_tempo(sequence)  # the main tempo: 120 holds 4 s, 60 holds 2
     assert [t.qpm for t in flat.tempos] == [120.0]
     note = flat.notes[0]
     assert (note.start_time, note.end_time) == pytest.approx((3.5, 4.5))

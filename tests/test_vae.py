@@ -200,3 +200,26 @@ def test_vae_16bar_trains_generates_and_interpolates(long_corpus, chorales, folk
     result = f.run_cli("interpolate", "--model", "vae-16bar", "--checkpoint", out,
                        long_enough[0], short, "-o", tmp_path / "no.mid")
     assert result.returncode == 1 and "16-bar" in result.stderr and str(short) in result.stderr
+
+
+def test_a_named_melody_is_the_only_line_and_a_drifting_tempo_one_piece():
+    """POP909-style songs: the MELODY track's line, not the piano's, in one piece although the
+    tempo changes mid-song (a window can span the change)."""
+    from note_seq.protobuf import music_pb2
+
+    sequence = music_pb2.NoteSequence(total_time=8.0)
+    sequence.tempos.add(time=0.0, qpm=120.0)
+    sequence.tempos.add(time=2.0, qpm=100.0)
+    sequence.time_signatures.add(time=0.0, numerator=4, denominator=4)
+    sequence.instrument_infos.add(instrument=0, name="MELODY")
+    sequence.instrument_infos.add(instrument=1, name="PIANO")
+    for k in range(12):
+        start = k * 0.5
+        sequence.notes.add(pitch=72 + k % 5, velocity=80, instrument=0, start_time=start,
+                           end_time=start + 0.4)
+        sequence.notes.add(pitch=84, velocity=80, instrument=1, start_time=start,
+                           end_time=start + 0.4)  # higher: the skyline would take it
+    melodies = MelodyEncoding().melodies(sequence)
+    assert len(melodies) == 1
+    pitches = set((melodies[0][melodies[0] >= 2] - 2 + 21).tolist())
+    assert pitches == {72, 73, 74, 75, 76}

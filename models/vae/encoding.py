@@ -3,9 +3,12 @@
 A melody is note-seq's monophonic Melody on a sixteenth-note grid (4 steps per quarter): each
 step is NO_EVENT, NOTE_OFF or a NOTE_ON pitch in 21..108, one-hot over 90 classes
 (MelodyOneHotEncoding). Every pitched instrument's top line is a melody (the highest note
-wins when several start together), so the four chorale voices give four melodies. Pieces are
-split where tempo or meter changes, and melodies are cut into windows of `bars` 4/4 bars
-(32 steps for 2 bars) one bar apart; windows with fewer than `min_notes` onsets are dropped.
+wins when several start together), so the four chorale voices give four melodies; a piece
+that names a track MELODY (POP909's songs, many Lakh files) gives that track's line alone, not
+its accompaniment's. A piece whose tempo drifts is put on its main tempo beat for beat
+(models.timing), pieces are split where the meter changes, and melodies are cut into windows
+of `bars` 4/4 bars (32 steps for 2 bars) one bar apart; windows with fewer than `min_notes`
+onsets are dropped.
 """
 
 from __future__ import annotations
@@ -52,14 +55,23 @@ class MelodyEncoding:
         return asdict(self)
 
     def melodies(self, sequence: music_pb2.NoteSequence) -> list[np.ndarray]:
-        """Class ids of every instrument's top line, per constant-tempo-and-meter section."""
+        """Class ids of every instrument's top line (the named melody's alone when there is
+        one), per constant-meter section."""
+        from models.timing import one_tempo
+
+        if len(sequence.tempos) > 1:
+            sequence = one_tempo(sequence)
+        named = {info.instrument for info in sequence.instrument_infos
+                 if info.name.strip().lower() == "melody"} & {
+            n.instrument for n in sequence.notes if not n.is_drum}
         out = []
         for part in sequences_lib.split_note_sequence_on_time_changes(sequence):
             try:
                 quantized = sequences_lib.quantize_note_sequence(part, self.steps_per_quarter)
             except Exception:  # noqa: BLE001 - an unquantizable section is skipped, not fatal
                 continue
-            for instrument in sorted({n.instrument for n in quantized.notes if not n.is_drum}):
+            pitched = {n.instrument for n in quantized.notes if not n.is_drum}
+            for instrument in sorted(pitched & named if named else pitched):
                 melody = melodies_lib.Melody()
                 try:
                     melody.from_quantized_sequence(quantized, instrument=instrument,
