@@ -1,6 +1,6 @@
 """Song fusion on real pop songs: sections, interpolation ends and steps, and the command's time.
 
-    .venv/bin/python benchmarks/fusion.py POP909_DIR [--pairs 10] [--runs 3]
+    .venv/bin/python benchmarks/fusion.py POP909_DIR [--pairs 10] [--runs 3] [--corpus CORPUS]
 
 POP909_DIR is the dataset folder (`composer fetch pop909`), whose POP909/NNN/NNN.mid songs are
 arranged with melody, bridge and piano. For --pairs pairs of songs (fixed by seed):
@@ -15,7 +15,9 @@ arranged with melody, bridge and piano. For --pairs pairs of songs (fixed by see
 - The whole `composer interpolate a b --steps 8 -o x.mid` process, timed from outside
   (median of --runs per pair, cold start included).
 
-Raw numbers in benchmarks/results/fusion.json; prints Markdown.
+--corpus: draw the songs from that corpus' test split only (the corpus the VAEs were trained
+on, so the songs are held out from them). Raw numbers in benchmarks/results/fusion.json;
+prints Markdown.
 """
 
 from __future__ import annotations
@@ -85,10 +87,17 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=10)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--corpus", type=Path, help="only songs in this corpus' test split")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/fusion.json")
     args = parser.parse_args()
 
     songs = sorted((args.pop909 / "POP909").glob("*/[0-9][0-9][0-9].mid"))
+    if args.corpus:
+        from training.corpus import read_manifest
+
+        held_out = {r["id"].split(":", 1)[1] for r in read_manifest(args.corpus)
+                    if r["split"] == "test" and r["id"].startswith("pop909:")}
+        songs = [s for s in songs if s.stem in held_out]
     if len(songs) < 2:
         raise SystemExit(f"{args.pop909}: no POP909/NNN/NNN.mid songs")
     rng = np.random.default_rng(args.seed)
