@@ -364,10 +364,10 @@ def export(
 ) -> None:
     """Write a pop checkpoint's LiteRT step (step.tflite), what generation runs; `composer
     train --model pop` writes it too, so this is for checkpoints made before it existed."""
-    from models.checkpoint import load_checkpoint
+    from models.checkpoint import load_info
     from training.tasks import write_pop_step
 
-    load_checkpoint(checkpoint, ("pop",))  # a clear error for a folder that is not one
+    load_info(checkpoint, ("pop",))  # a clear error before TensorFlow loads
     path = write_pop_step(checkpoint, quantize=not no_quantize)
     kind = "float32" if no_quantize else "int8"
     print(f"{path}: {path.stat().st_size / 1e6:.1f} MB, {kind} weights (LiteRT)")

@@ -232,9 +232,11 @@ def interpolate(a: str | os.PathLike, b: str | os.PathLike, *, steps: int = 8,
 
 
 def arrange(melodies: np.ndarray, encoding, songs: tuple[Song, Song],
-            tempos: tuple[float, ...], program=None, backing: bool = True) -> list[Phrase]:
+            tempos: tuple[float, ...], program=None, backing: bool = True,
+            perform: bool = True) -> list[Phrase]:
     """Each step as a Phrase of its own: the decoded melody on track 0 with the shipped
-    dynamics, over the bars of a's section (first half) or b's (from the midpoint)."""
+    dynamics (`perform` False: left for the caller, who performs the whole), over the bars of
+    a's section (first half) or b's (from the midpoint)."""
     from note_seq.protobuf import music_pb2
 
     steps, bars = len(melodies), encoding.bars
@@ -247,7 +249,8 @@ def arrange(melodies: np.ndarray, encoding, songs: tuple[Song, Song],
         sequence = encoding.decode(ids, qpm=q, program=program if isinstance(program, int)
                                    else lead)
         sequence.total_time = bars * bar_seconds(q)
-        performer.apply(sequence, q)
+        if perform:
+            performer.apply(sequence, q)
         for note in sequence.notes:
             note.instrument = 0
         out = music_pb2.NoteSequence()

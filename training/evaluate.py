@@ -94,7 +94,7 @@ def evaluate_lstm(checkpoint: str | os.PathLike, corpus: str | os.PathLike, *,
         "test_pieces": test.pieces,
         "scored_events": len(positions),
         "window": window,
-        "runtime": _runtime_name(runtime),
+        "runtime": getattr(runtime, "name", "numpy"),
         kind: {"accuracy": float(hits.mean()), "perplexity": float(np.exp(-logp.mean())),
                  "events_per_second": round(len(positions) / lstm_seconds)},
         "ngram": {"order": ngram.order, "accuracy": float(ng_hits.mean()),
@@ -102,10 +102,6 @@ def evaluate_lstm(checkpoint: str | os.PathLike, corpus: str | os.PathLike, *,
                   "perplexity": float(np.exp(-ng_logp.mean())),
                   "valid_perplexity_by_order": {str(k): v for k, v in valid_ppl.items()}},
     }
-
-
-def _runtime_name(runtime) -> str:
-    return "litert" if type(runtime).__name__ == "PopLite" else "numpy"
 
 
 def _ngram_argmax_hits(model, tokens, positions, context, vocab, sample: int = 20_000

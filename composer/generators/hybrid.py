@@ -56,7 +56,8 @@ class HybridGenerator:
                                   f"{TRIES} tries")
         steps = max(2, -(-bars // vae.encoding.bars))
         melodies = walk(vae.runtime, songs[0].melody, songs[1].melody, steps)
-        parts = arrange(melodies, vae.encoding, (songs[0], songs[1]), (qpm,) * steps)
+        parts = arrange(melodies, vae.encoding, (songs[0], songs[1]), (qpm,) * steps,
+                        perform=False)  # performed whole below
         whole = sequences_lib.concatenate_sequences([p.sequence for p in parts],
                                                     [p.seconds for p in parts])
         whole = sequences_lib.trim_note_sequence(whole, 0.0, bars * bar_seconds(qpm))

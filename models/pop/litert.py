@@ -109,6 +109,8 @@ class LiteCache:
 class PopLite:
     """PopRuntime's interface (start, step, run) over the flatbuffer of to_litert."""
 
+    name = "litert"  # what eval reports scoring through
+
     def __init__(self, flatbuffer: bytes):
         from ai_edge_litert.interpreter import Interpreter
 
