@@ -215,7 +215,9 @@ def transpose(
     to: Annotated[str | None, typer.Option("--to", help="Target key, e.g. G, Em, 'F# minor'")] = None,
 ) -> None:
     """Estimate a MIDI file's key and shift it to a common key signature (drums untouched)."""
+    from composer.generation import lead_track
     from training.fileio import atomic_write_bytes
+    from training.score import to_notesequence
     from training.transposer import plan_transposition, transpose_midi_bytes
     from training.validate import BadMidi, parse_midi
 
@@ -227,9 +229,10 @@ def transpose(
         raise BadMidi(exc.reason, f"{input}: {exc.detail}") from None
     plan = plan_transposition(score, target)
     atomic_write_bytes(output, transpose_midi_bytes(data, plan.shift))
+    lead = lead_track(to_notesequence(score, plan.shift), None, input)
     out.print(f"{input}: key {plan.estimate.key} (confidence {plan.estimate.confidence:.2f}), "
               f"shifted {plan.shift:+d} semitones to {plan.result_key} "
-              f"(signature of {target}) -> {output}")
+              f"(signature of {target}) -> {output}; melody: {lead or 'none (drums only)'}")
 
 
 @app.command("train")
@@ -498,6 +501,11 @@ def generate(
     seed: Annotated[int | None, typer.Option(help="Seed for a reproducible result")] = None,
     primer: Annotated[Path | None, typer.Option(help="MIDI file to continue (" + ", ".join(
         s.name for s in generators.GENERATORS.values() if s.primer) + ")")] = None,
+    track: Annotated[str | None, typer.Option(
+        "--track", help="The --primer track the " + ", ".join(
+            s.name for s in generators.GENERATORS.values() if s.primer_lead)
+        + " continues, as N (pitched tracks counted from 1) or NAME (default: found by the "
+          "melody-track classifier)")] = None,
     soundfont: Annotated[str | None, typer.Option("--soundfont", help="Soundfont for audio")] = None,
     quantize: Annotated[bool, typer.Option(
         "--quantize/--no-quantize", help="lstm: snap notes to the sixteenth grid")] = True,
@@ -510,9 +518,9 @@ def generate(
     midi, audio = _phrase_outputs(output)
     started = time.perf_counter()
     phrase = gen.generate(model, bars=bars, qpm=qpm, temperature=temperature, top_k=top_k,
-                          seed=seed, primer=primer, checkpoint=checkpoint,
-                          program=_program(program),
-                          quantize=quantize)
+                          seed=seed, primer=primer, track=track, checkpoint=checkpoint,
+                          program=_program(program), quantize=quantize,
+                          on_lead=lambda lead: out.print(f"primer: {lead}"))
     gen.write_midi(phrase, midi)
     if audio is not None:
         gen.write_audio_file(phrase, audio, soundfont)

@@ -4,18 +4,27 @@ Generation runs the shipped models through NumPy (LSTM, VAE) and LiteRT (GAN gen
 TensorFlow, so the first note comes about a second after start rather than after
 TensorFlow's eight-second import. Models learn in one key (C major / A minor, see the
 transposer); a primer in another key is shifted there and the result shifted back, so a
-continuation stays in the primer's key.
+continuation stays in the primer's key. A model that writes one instrument (the lstm:
+`ModelSpec.primer_lead`) is primed with the primer's lead track alone (`lead_track`, shared
+with interpolate and the transposer's report), not with every part on that one instrument.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from composer.generators import GENERATORS, GenerationError, resolve
 from composer.phrase import Phrase
 
-__all__ = ["GenerationError", "generate", "read_primer", "write_midi", "write_audio_file"]
+if TYPE_CHECKING:
+    from note_seq.protobuf import music_pb2
+
+__all__ = ["GenerationError", "Lead", "generate", "lead_track", "melody_track",
+           "only_instrument", "pick_track", "read_primer", "write_midi", "write_audio_file"]
 
 
 def read_primer(path: str | os.PathLike):
@@ -37,15 +46,92 @@ def read_primer(path: str | os.PathLike):
     return to_notesequence(score, shift), shift, main_tempo(score)
 
 
+@dataclass(frozen=True)
+class Lead:
+    """The track a piece's lead line is taken from, and what chose it (the user is told)."""
+
+    instrument: int  # note.instrument in the NoteSequence
+    number: int  # its place among the pitched tracks, from 1: what `--track N` takes
+    name: str  # the track's name, "" when it has none
+    chosen_by: str  # "--track", "melody-track classifier", "highest track" or "only track"
+    tracks: int  # pitched tracks in the piece
+
+    def __str__(self) -> str:
+        name = f' "{self.name}"' if self.name else ""
+        return f"track {self.number}{name} ({self.chosen_by})"
+
+
+def pitched_tracks(sequence: music_pb2.NoteSequence) -> list[int]:
+    """The instruments with pitched notes, in order: the tracks `--track N` counts."""
+    return sorted({n.instrument for n in sequence.notes if not n.is_drum})
+
+
+def pick_track(sequence: music_pb2.NoteSequence, track: str, path) -> int:
+    """The instrument a user means by `--track`: N counts the file's pitched tracks from 1,
+    a name matches a track's name (case-insensitive; a unique part of it is enough)."""
+    names = {info.instrument: info.name for info in sequence.instrument_infos}
+    pitched = pitched_tracks(sequence)
+    if track.isdigit() and 1 <= int(track) <= len(pitched):
+        return pitched[int(track) - 1]
+    wanted = track.lower()
+    exact = [i for i in pitched if (names.get(i) or "").lower() == wanted]
+    partial = [i for i in pitched if wanted in (names.get(i) or "").lower()]
+    if exact or len(partial) == 1:
+        return (exact or partial)[0]
+    listing = ", ".join(f"{k} {names.get(i) or '(no name)'}" for k, i in enumerate(pitched, 1))
+    raise GenerationError(f"{path}: no single track {track!r}; its pitched tracks: {listing}")
+
+
+def melody_track(sequence: music_pb2.NoteSequence, track: str | None, path) -> int | None:
+    """The `track` asked for, else the one models/melody_track names (None: no track is likely
+    enough, and the caller falls back on its own skyline)."""
+    from models.melody_track import melody_instrument
+
+    if track is not None:
+        return pick_track(sequence, track, path)
+    return melody_instrument(sequence)
+
+
+def lead_track(sequence: music_pb2.NoteSequence, track: str | None, path) -> Lead | None:
+    """The track that carries a piece's lead: `track`, else the melody-track classifier's,
+    else (it abstains) the track with the highest mean pitch. None: no pitched notes."""
+    from models.melody_track import skyline, tracks_of
+
+    pitched = pitched_tracks(sequence)
+    instrument = melody_track(sequence, track, path)
+    chosen_by = "--track" if track is not None else (
+        "only track" if len(pitched) == 1 else "melody-track classifier")
+    if instrument is None:
+        instrument, chosen_by = skyline(tracks_of(sequence)), "highest track"
+    if instrument is None:  # every pitched note lasts no time: nothing to lead with
+        return None
+    names = {info.instrument: info.name for info in sequence.instrument_infos}
+    return Lead(instrument, pitched.index(instrument) + 1, names.get(instrument, ""),
+                chosen_by, len(pitched))
+
+
+def only_instrument(sequence: music_pb2.NoteSequence, instrument: int
+                    ) -> music_pb2.NoteSequence:
+    """A copy of a NoteSequence with only one instrument's notes."""
+    out = type(sequence)()
+    out.CopyFrom(sequence)
+    del out.notes[:]
+    out.notes.extend(n for n in sequence.notes if n.instrument == instrument)
+    return out
+
+
 def generate(model: str | None = "lstm", *, bars: int = 8, qpm: float | None = None,
              temperature: float | None = None, top_k: int = 0, seed: int | None = None,
-             primer: str | os.PathLike | None = None,
+             primer: str | os.PathLike | None = None, track: str | None = None,
              checkpoint: str | os.PathLike | None = None,
              program: int | tuple[int, ...] | None = None,
-             quantize: bool = True) -> Phrase:
+             quantize: bool = True, on_lead: Callable[[Lead], None] | None = None) -> Phrase:
     """`bars` bars of 4/4 at `qpm` from `model` (a registry name or a checkpoint folder) or
     from `checkpoint`; `qpm` defaults to the primer's tempo when there is one, else 120;
-    `program` None keeps the model's own instruments, a tuple sets one per track."""
+    `program` None keeps the model's own instruments, a tuple sets one per track. A model
+    that writes one instrument is primed with the primer's `track` alone (N or NAME, as
+    `pick_track`; default: its lead, see `lead_track`); `on_lead` is told which track that is
+    when the primer has more than one."""
     if bars < 1:
         raise GenerationError("--bars must be at least 1")
     for one in program if isinstance(program, tuple) else (program,):
@@ -56,6 +142,12 @@ def generate(model: str | None = "lstm", *, bars: int = 8, qpm: float | None = N
         able = ", ".join(s.name for s in GENERATORS.values() if s.primer)
         raise GenerationError(f"--primer continues a piece with {able}, not {spec.name}; "
                               "to blend two songs use `composer interpolate`")
+    if track is not None and primer is None:
+        raise GenerationError("--track picks a track of the --primer file; give --primer too")
+    if track is not None and not spec.primer_lead:
+        able = ", ".join(s.name for s in GENERATORS.values() if s.primer_lead)
+        raise GenerationError(f"--track picks the primer track the {able} continues; "
+                              f"{spec.name} continues the whole arrangement")
     generator = spec.build(folder, seed=seed, temperature=temperature, top_k=top_k)
     if not quantize:
         if not hasattr(generator, "quantize"):
@@ -63,9 +155,22 @@ def generate(model: str | None = "lstm", *, bars: int = 8, qpm: float | None = N
         generator.quantize = False
     if primer is not None:
         sequence, shift, primer_qpm = read_primer(primer)
+        if spec.primer_lead:
+            sequence = _lead_line(sequence, track, primer, on_lead)
         generator.prime(sequence, shift, primer_qpm)
         qpm = qpm or primer_qpm
     return generator.phrase(bars, qpm or 120.0).with_program(program)
+
+
+def _lead_line(sequence: music_pb2.NoteSequence, track: str | None, path,
+               on_lead: Callable[[Lead], None] | None) -> music_pb2.NoteSequence:
+    """The primer's lead track alone, for a model that writes one instrument."""
+    lead = lead_track(sequence, track, path)
+    if lead is None:
+        raise GenerationError(f"{path}: no pitched notes that last")
+    if on_lead is not None and lead.tracks > 1:
+        on_lead(lead)
+    return only_instrument(sequence, lead.instrument)
 
 
 def write_midi(phrase: Phrase | object, path: str | os.PathLike) -> None:

@@ -18,19 +18,15 @@ import os
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from composer.generation import read_primer
+from composer.generation import melody_track, only_instrument, read_primer
 from composer.generators import GenerationError, resolve
 from composer.phrase import Phrase, bar_seconds
 from composer.sections import BarGrid, Section, bar_grid, choose_section
 from models.dynamics import Performer
 from models.timing import one_tempo
-
-if TYPE_CHECKING:
-    from note_seq.protobuf import music_pb2
 
 SECTION_BARS = 16  # what "the chorus" means here, unless the model's window is longer
 
@@ -77,7 +73,7 @@ def read_song(path: str | os.PathLike, encoding, *, track: str | None = None,
     sequence, _, qpm = read_primer(path)
     if len(sequence.tempos) > 1:  # its beats on one tempo, its main one
         sequence = one_tempo(sequence, qpm)
-    melody = _melody_track(sequence, track, path)
+    melody = melody_track(sequence, track, path)
     grid = bar_grid(sequence)
     try:
         chosen = choose_section(sequence, melody, max(SECTION_BARS, encoding.bars), section,
@@ -113,16 +109,6 @@ def lead_melody(path: str | os.PathLike, encoding, track: str | None = None,
                 section: str = "auto") -> np.ndarray:
     """The lead window interpolate uses: the melody of the song's chosen section."""
     return read_song(path, encoding, track=track, section=section).melody
-
-
-def _melody_track(sequence, track: str | None, path: Path) -> int | None:
-    """The `track` asked for, else the one models/melody_track names (None: no track is likely
-    enough, so the highest line is used)."""
-    from models.melody_track import melody_instrument
-
-    if track is not None:
-        return pick_track(sequence, track, path)
-    return melody_instrument(sequence)
 
 
 def _lead_window(sequence, melody: int | None, grid: BarGrid, section: Section, encoding,
@@ -172,32 +158,6 @@ def _backing(sequence, grid: BarGrid, section: Section, melody: int | None
                                    float(s - first), float(max(min(e, last) - s, 0.05)),
                                    note.program, note.is_drum))
     return bars
-
-
-def pick_track(sequence: music_pb2.NoteSequence, track: str, path) -> int:
-    """The instrument a user means by `--track`: N counts the file's pitched tracks from 1,
-    a name matches a track's name (case-insensitive; a unique part of it is enough)."""
-    names = {info.instrument: info.name for info in sequence.instrument_infos}
-    pitched = sorted({n.instrument for n in sequence.notes if not n.is_drum})
-    if track.isdigit() and 1 <= int(track) <= len(pitched):
-        return pitched[int(track) - 1]
-    wanted = track.lower()
-    exact = [i for i in pitched if (names.get(i) or "").lower() == wanted]
-    partial = [i for i in pitched if wanted in (names.get(i) or "").lower()]
-    if exact or len(partial) == 1:
-        return (exact or partial)[0]
-    listing = ", ".join(f"{k} {names.get(i) or '(no name)'}" for k, i in enumerate(pitched, 1))
-    raise GenerationError(f"{path}: no single track {track!r}; its pitched tracks: {listing}")
-
-
-def only_instrument(sequence: music_pb2.NoteSequence, instrument: int
-                    ) -> music_pb2.NoteSequence:
-    """A copy of a NoteSequence with only one instrument's notes."""
-    out = type(sequence)()
-    out.CopyFrom(sequence)
-    del out.notes[:]
-    out.notes.extend(n for n in sequence.notes if n.instrument == instrument)
-    return out
 
 
 def interpolate(a: str | os.PathLike, b: str | os.PathLike, *, steps: int = 8,

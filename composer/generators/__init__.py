@@ -52,6 +52,8 @@ class ModelSpec:
     loads: tuple[str, ...] = ()  # model.json "model" values it runs (empty: no checkpoint)
     temperature: float | None = None  # default sampling temperature; None: does not sample
     primer: bool = False  # can continue a MIDI file (generate --primer)
+    primer_lead: bool = False  # one instrument: primed with the primer's lead track alone
+    # (composer.generation.lead_track), not the whole arrangement
     interpolates: bool = False  # has a latent space between two songs (interpolate)
     evaluator: str | None = None  # its family in training.evaluate.EVALUATORS ("lstm": any
     # next-token model, scored by perplexity beside an n-gram)
@@ -73,7 +75,7 @@ VAES = ("vae-2bar", "vae-16bar")  # as models.checkpoint.VAES (not imported: it 
 GENERATORS: dict[str, ModelSpec] = {spec.name: spec for spec in (
     ModelSpec("lstm", "performance LSTM: a piano line that continues itself (or a primer)",
               "composer.generators.lstm:LstmGenerator", loads=("lstm",), temperature=1.0,
-              primer=True, evaluator="lstm"),
+              primer=True, primer_lead=True, evaluator="lstm"),
     ModelSpec("pop", "pop Transformer: melody, bridge and piano with dynamics (POP909)",
               # 0.85: the best mean music-statistics OA on POP909's valid split (1.0: 0.63,
               # 0.9: 0.68, 0.85: 0.72, 0.8: 0.71); see docs/BENCHMARKS.md

@@ -54,7 +54,8 @@ class LstmGenerator:
 
     def prime(self, sequence, shift: int = 0, qpm: float | None = None) -> None:
         """Condition on a NoteSequence already moved by `shift` into the model's key; a primer
-        at `qpm` is first scaled to the model's own tempo."""
+        at `qpm` is first scaled to the model's own tempo. It writes one instrument, so generate
+        gives it one track of a song (its lead: `ModelSpec.primer_lead`), not every part."""
         if qpm:
             from note_seq import sequences_lib
 
