@@ -121,7 +121,24 @@ def _music_section(report: dict) -> list[str]:
                     ""]
 
 
-REPORT_SECTIONS = {"lstm": _lstm_section, "vae": _vae_section, "gan": _gan_section,
+def _lead_section(report: dict) -> list[str]:
+    music, forced = report["music"], report["teacher_forced"]
+    lines = ["## Melodies over held-out songs' chords", "",
+             f"{music['songs']} {music['split']} songs of `{report['corpus']}`: {music['bars']} "
+             f"bars written over each song's own chord annotations at temperature "
+             f"{report['temperature']:g} (chosen on the valid split), beside the songs' real "
+             "melodies (`benchmarks/melody.py`; statistics in training/lead_metrics.py).", "",
+             "| statistic | generated | real melodies | difference |", "|---|---:|---:|---:|"]
+    for key, real in music["real"].items():
+        made = music["generated"][key]
+        lines.append(f"| {key.replace('_', ' ')} | {made:.3f} | {real:.3f} | "
+                     f"{100 * (made - real) / max(abs(real), 1e-9):+.0f} % |")
+    return lines + ["", f"Teacher-forced on {forced['songs']} test songs "
+                    f"({forced['sixteenths']:,} sixteenths): next-event accuracy "
+                    f"{forced['accuracy']:.3f}, perplexity {forced['perplexity']:.2f}.", ""]
+
+
+REPORT_SECTIONS = {"lead": _lead_section, "lstm": _lstm_section, "vae": _vae_section, "gan": _gan_section,
                    "music": _music_section}
 
 

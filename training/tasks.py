@@ -316,8 +316,14 @@ class GanTask:
         _save(self, out, config, summary, weights_of(model), {"phrases": len(self.phrases["train"])})
 
 
+def _lead_task():
+    from training.lead import LeadTask  # it builds on LstmTask: imported when asked for
+
+    return LeadTask()
+
+
 TASKS = {"lstm": LstmTask, "pop": PopTask, "vae-2bar": VaeTask, "gan": GanTask,
-         "vae-16bar": lambda: VaeTask("vae-16bar", bars=16)}
+         "vae-16bar": lambda: VaeTask("vae-16bar", bars=16), "lead": _lead_task}
 
 
 def make_task(name: str, layout: str | None = None):

@@ -49,7 +49,10 @@ class LstmRuntime:
 
     def step(self, ids: np.ndarray, state: LstmState) -> np.ndarray:
         """Feed one event per stream ([batch] ids); returns next-event logits [batch, vocab]."""
-        x = self.embedding[ids]
+        return self.layers_step(self.embedding[ids], state)
+
+    def layers_step(self, x: np.ndarray, state: LstmState) -> np.ndarray:
+        """The stacked LSTMs and the logits for one step of inputs x [batch, features]."""
         for n, (kernel, recurrent, bias) in enumerate(self.layers):
             z = x @ kernel + state.h[n] @ recurrent + bias
             i, f, g, o = np.split(z, 4, axis=-1)

@@ -1,0 +1,50 @@
+"""The lead model in NumPy: a melody sampled over a chord grid without importing TensorFlow.
+
+The LSTM arithmetic is models.lstm.runtime's (tests hold both to Keras); this adds the
+condition features and the sampling loop that writes one event per sixteenth.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from models.lead.chords import chord_table
+from models.lead.encoding import FIRST_NOTE, HOLD, REST, STEPS_PER_BAR
+from models.lstm.runtime import LstmRuntime
+from models.sampling import sample_logits
+
+
+class LeadRuntime(LstmRuntime):
+    def __init__(self, weights: dict[str, np.ndarray]):
+        super().__init__(weights)
+        self.features = np.concatenate(
+            [chord_table()[:, None, :].repeat(STEPS_PER_BAR, 1),
+             np.broadcast_to(np.eye(STEPS_PER_BAR, dtype=np.float32),
+                             (len(chord_table()), STEPS_PER_BAR, STEPS_PER_BAR))],
+            axis=-1).reshape(-1, 25 + STEPS_PER_BAR)  # condition id -> its features
+
+    def step_conditioned(self, events: np.ndarray, conditions: np.ndarray, state) -> np.ndarray:
+        """Feed the last event and the condition now per stream; logits for the event now."""
+        x = np.concatenate([self.embedding[events], self.features[conditions]], axis=-1)
+        return self.layers_step(x, state)
+
+    def sample(self, conditions: np.ndarray, *, temperature: float = 1.0,
+               rng: np.random.Generator | None = None, max_rest_steps: int = 2 * STEPS_PER_BAR
+               ) -> np.ndarray:
+        """One melody event per condition. A line that has rested `max_rest_steps` in a row
+        must start a note (the model, trained on whole songs, would otherwise sit out a long
+        intro the user did not ask for)."""
+        rng = rng or np.random.default_rng()
+        state = self.initial_state()
+        last, sounding, silent = REST, False, 0
+        out = np.empty(len(conditions), np.int16)
+        for t, condition in enumerate(conditions.tolist()):
+            logits = self.step_conditioned(np.array([last]), np.array([condition]), state)[0]
+            if silent >= max_rest_steps:
+                logits[:FIRST_NOTE] = -np.inf
+            event = int(sample_logits(logits[None], rng, temperature)[0])
+            if event != HOLD:
+                sounding = event >= FIRST_NOTE
+            silent = 0 if sounding else silent + 1
+            out[t] = last = event
+        return out
