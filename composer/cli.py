@@ -558,12 +558,16 @@ def interpolate(
                           "both songs, or twice: a's then b's")] = None,
     melody_only: Annotated[bool, typer.Option(
         "--melody-only", help="Only the interpolated melody, without the songs' parts")] = False,
+    keep_harmony: Annotated[bool, typer.Option(
+        "--keep-harmony", help="Play the songs' parts with their own chords (default: "
+                               "re-harmonised bar by bar to the new melody)")] = False,
     each: Annotated[bool, typer.Option(
         "--each", help="Also write every step alone: OUT-01.mid, OUT-02.mid, ...")] = False,
     soundfont: Annotated[str | None, typer.Option("--soundfont", help="Soundfont for audio")] = None,
 ) -> None:
     """Fuse two songs: their chosen sections' melodies, encoded by the VAE and joined step by
-    step, over a's accompaniment and drums, then b's, at a tempo moving from a's to b's."""
+    step, over a's accompaniment and drums, then b's, re-harmonised to the new melody, at a
+    tempo moving from a's to b's."""
     from composer import generation as gen
     from composer.interpolation import interpolate as run
 
@@ -576,7 +580,7 @@ def interpolate(
     sections = (section[0], section[-1]) if section else ("auto", "auto")
     result = run(a, b, steps=steps, qpm=qpm, checkpoint=checkpoint, model=model,
                  program=_program(program), tracks=tracks, sections=sections,
-                 backing=not melody_only)
+                 backing=not melody_only, keep_harmony=keep_harmony)
     gen.write_midi(result.phrase, midi)
     written = [midi]
     if each:

@@ -7,8 +7,9 @@ encoded by the VAE, the two latents are joined by spherical interpolation, and e
 decoded: step 1 reconstructs a, the last step reconstructs b. Around that melody the songs
 stay themselves: the tempo moves from a's to b's across the steps, the melody plays on each
 song's own program, and the section's other tracks (accompaniment and drums) play under it,
-a's for the first half and b's from the midpoint on, switching on a bar line. The shipped
-dynamics (models/dynamics) play the melody; the songs' parts keep their own velocities.
+a's for the first half and b's from the midpoint on, switching on a bar line, re-harmonised
+bar by bar to the new melody's chords (composer.reharmonise; `keep_harmony` plays them as they
+are). The shipped dynamics (models/dynamics) play the melody; the parts keep their velocities.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import numpy as np
 from composer.generation import melody_track, only_instrument, read_primer
 from composer.generators import GenerationError, resolve
 from composer.phrase import Phrase, bar_seconds
+from composer.reharmonise import Note, reharmonise
 from composer.sections import BarGrid, Section, bar_grid, choose_section
 from models.dynamics import Performer
 from models.timing import one_tempo
@@ -165,11 +167,12 @@ def interpolate(a: str | os.PathLike, b: str | os.PathLike, *, steps: int = 8,
                 model: str | None = None, program: int | tuple[int, ...] | None = None,
                 tracks: tuple[str | None, str | None] = (None, None),
                 sections: tuple[str, str] = ("auto", "auto"),
-                backing: bool = True) -> Interpolation:
+                backing: bool = True, keep_harmony: bool = False) -> Interpolation:
     """`model` (default vae-2bar) or `checkpoint` must be a model with a latent space;
     `tracks` names each song's melody track (None: found by models/melody_track);
     `qpm` None moves from a's tempo to b's; `program` an int sets the melody's, a tuple each
-    track's (the melody first); `backing` False leaves the melody alone."""
+    track's (the melody first); `backing` False leaves the melody alone; `keep_harmony` plays
+    the songs' parts with their own chords instead of the new melody's."""
     from models.vae.runtime import interpolate as walk
 
     if steps < 2:
@@ -186,17 +189,19 @@ def interpolate(a: str | os.PathLike, b: str | os.PathLike, *, steps: int = 8,
     melodies = walk(vae.runtime, songs[0].melody, songs[1].melody, steps)
     tempos = (tuple([float(qpm)] * steps) if qpm is not None else
               tuple(float(t) for t in np.round(np.linspace(songs[0].qpm, songs[1].qpm, steps), 1)))
-    parts = arrange(melodies, encoding, songs, tempos, program, backing)
+    parts = arrange(melodies, encoding, songs, tempos, program, backing,
+                    keep_harmony=keep_harmony)
     whole = _concatenate(parts)
     return Interpolation(whole, parts, melodies, songs, tempos)
 
 
 def arrange(melodies: np.ndarray, encoding, songs: tuple[Song, Song],
             tempos: tuple[float, ...], program=None, backing: bool = True,
-            perform: bool = True) -> list[Phrase]:
+            perform: bool = True, keep_harmony: bool = False) -> list[Phrase]:
     """Each step as a Phrase of its own: the decoded melody on track 0 with the shipped
     dynamics (`perform` False: left for the caller, who performs the whole), over the bars of
-    a's section (first half) or b's (from the midpoint)."""
+    a's section (first half) or b's (from the midpoint), each bar re-harmonised to the melody
+    unless `keep_harmony`."""
     from note_seq.protobuf import music_pb2
 
     steps, bars = len(melodies), encoding.bars
@@ -209,6 +214,9 @@ def arrange(melodies: np.ndarray, encoding, songs: tuple[Song, Song],
         sequence = encoding.decode(ids, qpm=q, program=program if isinstance(program, int)
                                    else lead)
         sequence.total_time = bars * bar_seconds(q)
+        beat = 60.0 / q
+        tune = [Note(n.pitch, n.start_time / beat, (n.end_time - n.start_time) / beat)
+                for n in sequence.notes]
         if perform:
             performer.apply(sequence, q)
         for note in sequence.notes:
@@ -220,13 +228,16 @@ def arrange(melodies: np.ndarray, encoding, songs: tuple[Song, Song],
             for track, number in tracks[side].items():
                 name = song.names.get(track) or f"track {track}"
                 out.instrument_infos.add(instrument=number, name=f"{song.name}: {name}")
-        beat = 60.0 / q
         for j in range(bars if backing else 0):
             bar = k * bars + j
             side = 0 if bar < half else 1
             song = songs[side]
             source = (bar if side == 0 else bar - half) % song.section.bars
-            for n in song.backing[source]:
+            part = song.backing[source]
+            if not keep_harmony:
+                part = list(reharmonise([dataclasses.replace(n, beat=n.beat - 4 * j)
+                                         for n in tune], part).notes)
+            for n in part:
                 start = (j * 4 + n.beat) * beat
                 end = min(start + n.beats * beat, (j + 1) * 4 * beat)
                 if end > start:
