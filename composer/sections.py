@@ -50,6 +50,11 @@ class BarGrid:
         return float(t[min(start, len(t) - 1)]), float(t[min(end, len(t) - 1)])
 
 
+# Bars shorter than this are counted in fours: POP909 writes 2/4 or 1/4 in all its files (a
+# DAW's placeholder, not the music's meter), and the VAEs' windows are 4/4 bars anyway.
+MIN_BAR_BEATS = 3
+
+
 def bar_grid(sequence) -> BarGrid:
     """The song's beats and downbeats from its tempo map and time signatures."""
     from note_seq import midi_io
@@ -64,6 +69,10 @@ def bar_grid(sequence) -> BarGrid:
     downbeats = np.searchsorted(beats, downbeat_times[downbeat_times < end - 1e-6] - 1e-6)
     if not len(downbeats) or downbeats[0] != 0:
         downbeats = np.insert(downbeats, 0, 0)
+    if len(downbeats) > 2 and np.median(np.diff(downbeats)) < MIN_BAR_BEATS:
+        # count the song in 4/4 bars from its first bar line
+        downbeats = np.arange(downbeats[0], len(beats), 4)
+        downbeats = downbeats[beats[downbeats] < end - 1e-6]
     last = downbeats[-1] + (np.diff(downbeats)[-1] if len(downbeats) > 1 else 4)
     while len(beats) <= last:  # room for the last whole bar
         beats = np.append(beats, beats[-1] + step)

@@ -157,3 +157,20 @@ def test_hybrid_keeps_its_tunes_voices_under_the_walking_melody(tmp_path):
         elif inst.name.startswith("tune 2"):
             assert min(n.start for n in inst.notes) >= midpoint - 1e-3
     assert max(n.end for i in pm.instruments for n in i.notes) <= 16.0 + 1e-3
+
+
+@pytest.mark.parametrize("numerator", [1, 2])
+def test_placeholder_meters_are_counted_in_four_four_bars(numerator):
+    """POP909 marks its songs 2/4 or 1/4; a fusion's bars are 4/4, or the parts under the
+    melody would fill a quarter or half of each bar and leave the rest silent."""
+    from note_seq import midi_io
+
+    from composer.sections import bar_grid
+
+    pm = pretty_midi.PrettyMIDI(initial_tempo=120)
+    pm.time_signature_changes.append(pretty_midi.TimeSignature(numerator, 4, 0.0))
+    piano = pretty_midi.Instrument(0)
+    piano.notes.extend(pretty_midi.Note(80, 60, b * 0.5, b * 0.5 + 0.4) for b in range(32))
+    pm.instruments.append(piano)
+    grid = bar_grid(midi_io.midi_to_note_sequence(pm))
+    assert grid.bars == 8 and set(np.diff(grid.downbeats)) == {4}
