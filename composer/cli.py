@@ -240,7 +240,8 @@ def transpose(
 def train(
     model: Annotated[str, typer.Option("--model", "-m", help="Model to train: " + ", ".join(
         s.name for s in generators.GENERATORS.values() if s.takes_checkpoint)
-        + ", dynamics (velocities from a corpus with them, e.g. POP909; seconds) or "
+        + ", lead (a melody over chords, for `composer melody`; POP909), "
+        "dynamics (velocities from a corpus with them, e.g. POP909; seconds) or "
         "melody-track (which track is the melody, from POP909; seconds)")],
     corpus: Annotated[Path, typer.Option("--corpus", help="Corpus folder from `corpus build`")],
     output: Annotated[Path, typer.Option(
@@ -598,6 +599,64 @@ def interpolate(
               f"{song_b.qpm:g} qpm); {result.phrase.bars} bars, {tracks_out} tracks, "
               f"{len(result.phrase.sequence.notes)} notes"
               + (f" (+{len(written) - 1} files)" if len(written) > 1 else ""))
+
+
+@app.command("melody")
+@user_errors
+def melody(
+    backing: Annotated[Path, typer.Argument(
+        help="Backing track: MIDI, or audio (WAV, FLAC, MP3)")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="MIDI file of the melody")],
+    mix: Annotated[Path | None, typer.Option(
+        "--mix", help="Also write the melody rendered over the backing (.wav or .flac)")] = None,
+    bars: Annotated[int | None, typer.Option(
+        help="Bars of melody (default: to the backing's end)")] = None,
+    start_bar: Annotated[int, typer.Option(
+        "--start-bar", help="The backing's bar the melody starts on, counted from 1")] = 1,
+    qpm: Annotated[float | None, typer.Option("--qpm", help=(
+        "The backing's tempo, when beat tracking an audio file gets it wrong (a slow ballad "
+        "read at double time)"))] = None,
+    program: Annotated[int, typer.Option(help=(
+        "GM program of the melody (default 53, Voice Oohs: a sung colour from the soundfont, "
+        "not vocal synthesis)"))] = 53,
+    temperature: Annotated[float | None, typer.Option(help=(
+        "Sampling temperature of the pitches (lower: more chord tones; the rhythm samples "
+        "as trained; default: the lead model's, chosen on POP909's valid split)"))] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed, for the same melody again")] = None,
+    checkpoint: Annotated[Path | None, typer.Option(
+        "--checkpoint", help="A lead checkpoint folder (default: the shipped models/lead)")] = None,
+    soundfont: Annotated[str | None, typer.Option("--soundfont", help="Soundfont for --mix")] = None,
+) -> None:
+    """Write a melody over a backing track: its beats, key and a chord per beat are read from
+    it, and the lead model (trained on POP909) writes a line that follows them."""
+    import pretty_midi
+
+    from composer import generation as gen
+    from composer.backing import read_backing
+    from composer.melody import mix as mix_audio
+    from composer.melody import write_melody
+    from composer.render import write_audio
+    from composer.render.files import audio_format
+
+    if output.suffix.lower() not in (".mid", ".midi"):
+        raise ValueError(f"{output}: -o writes the melody as MIDI (.mid); --mix writes audio")
+    if mix is not None:
+        audio_format(mix)  # a bad name fails before any work
+    found = read_backing(backing, qpm=qpm)
+    result = write_melody(found, bars=bars, start_bar=start_bar - 1, checkpoint=checkpoint,
+                          temperature=temperature, seed=seed, program=program)
+    gen.write_midi(result.sequence, output)
+    written = [str(output)]
+    if mix is not None:
+        write_audio(mix, mix_audio(found, result, soundfont=soundfont), 44100)
+        written.append(str(mix))
+    chords = [c.label.replace(":maj", "").replace(":min", "m") for c in
+              found.chords[int(found.downbeats[result.first_bar])::4][:result.bars]]
+    shown = " ".join(chords[:8]) + (" ..." if len(chords) > 8 else "")
+    out.print(f"{' + '.join(written)}: {result.bars} bars over {backing.name} ({found.kind}, "
+              f"{found.qpm:.1f} qpm, {found.key}; bar chords {shown}), "
+              f"{len(result.sequence.notes)} notes on GM {program} "
+              f"{pretty_midi.program_to_instrument_name(program)}")
 
 
 def _settings(model: str | None, checkpoint: Path | None, **values):

@@ -29,11 +29,15 @@ class LeadRuntime(LstmRuntime):
         return self.layers_step(x, state)
 
     def sample(self, conditions: np.ndarray, *, temperature: float = 1.0,
-               rng: np.random.Generator | None = None, max_rest_steps: int = 2 * STEPS_PER_BAR
-               ) -> np.ndarray:
-        """One melody event per condition. A line that has rested `max_rest_steps` in a row
-        must start a note (the model, trained on whole songs, would otherwise sit out a long
-        intro the user did not ask for)."""
+               rhythm_temperature: float = 1.0, rng: np.random.Generator | None = None,
+               max_rest_steps: int = 2 * STEPS_PER_BAR) -> np.ndarray:
+        """One melody event per condition, in two draws: whether a note starts, the line
+        holds or it rests (at `rhythm_temperature`), then which pitch (at `temperature`). One
+        temperature for both would trade one for the other: cooled, the likeliest event,
+        hold, crowds out notes and the line thins; warmed, its pitches wander off the chord.
+        A line that has rested `max_rest_steps` in a row must start a note (the model,
+        trained on whole songs, would otherwise sit out a long intro the user did not ask
+        for)."""
         rng = rng or np.random.default_rng()
         state = self.initial_state()
         last, sounding, silent = REST, False, 0
@@ -42,9 +46,20 @@ class LeadRuntime(LstmRuntime):
             logits = self.step_conditioned(np.array([last]), np.array([condition]), state)[0]
             if silent >= max_rest_steps:
                 logits[:FIRST_NOTE] = -np.inf
-            event = int(sample_logits(logits[None], rng, temperature)[0])
+            event = self._draw(logits, temperature, rhythm_temperature, rng)
             if event != HOLD:
                 sounding = event >= FIRST_NOTE
             silent = 0 if sounding else silent + 1
             out[t] = last = event
         return out
+
+    @staticmethod
+    def _draw(logits: np.ndarray, temperature: float, rhythm_temperature: float,
+              rng: np.random.Generator) -> int:
+        z = logits.astype(np.float64) / rhythm_temperature
+        p = np.exp(z - z.max())
+        kinds = np.array([p[HOLD], p[REST], p[FIRST_NOTE:].sum()])
+        kind = int(rng.choice(3, p=kinds / kinds.sum()))
+        if kind < 2:
+            return (HOLD, REST)[kind]
+        return FIRST_NOTE + int(sample_logits(logits[None, FIRST_NOTE:], rng, temperature)[0])
