@@ -91,13 +91,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/fusion.json")
     args = parser.parse_args()
 
-    songs = sorted((args.pop909 / "POP909").glob("*/[0-9][0-9][0-9].mid"))
-    if args.corpus:
-        from training.corpus import read_manifest
+    from training.pop909 import song_files
 
-        held_out = {r["id"].split(":", 1)[1] for r in read_manifest(args.corpus)
-                    if r["split"] == "test" and r["id"].startswith("pop909:")}
-        songs = [s for s in songs if s.stem in held_out]
+    songs = song_files(args.pop909, args.corpus)
     if len(songs) < 2:
         raise SystemExit(f"{args.pop909}: no POP909/NNN/NNN.mid songs")
     rng = np.random.default_rng(args.seed)

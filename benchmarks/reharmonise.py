@@ -156,13 +156,9 @@ def main() -> None:
 
     fusion.reharmonise = timed
 
-    songs = sorted((args.pop909 / "POP909").glob("*/[0-9][0-9][0-9].mid"))
-    if args.corpus:
-        from training.corpus import read_manifest
+    from training.pop909 import song_files
 
-        held_out = {r["id"].split(":", 1)[1] for r in read_manifest(args.corpus)
-                    if r["split"] == "test" and r["id"].startswith("pop909:")}
-        songs = [s for s in songs if s.stem in held_out]
+    songs = song_files(args.pop909, args.corpus)
     if not args.any_meter:
         songs = [s for s in songs if four_four(s)]
     if len(songs) < 2:

@@ -91,19 +91,9 @@ class LeadTask(LstmTask):
                                     "annotations (build the corpus from pop909:DIR)")
 
     def build(self, config: TrainConfig):
-        import keras
-
         from models.lead.network import build_model
-        from models.lstm.network import load_weights
 
-        model = build_model(self.network)
-        if self.initial_weights:
-            load_weights(model, self.initial_weights)
-        model.compile(
-            optimizer=keras.optimizers.Adam(config.learning_rate, clipnorm=1.0),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
-        return model
+        return self.compile(build_model(self.network), config)  # the same names as lstm's
 
     def train_data(self, config: TrainConfig):
         return lead_dataset(self.splits["train"], self.encoding, config.seq_len, config.batch,

@@ -101,3 +101,17 @@ def annotate(sequence, annotations: Annotations, shift: int = 0) -> None:
         root, _, mode = key.partition(":")
         sequence.key_signatures.add(time=start, key=(pitch_class(root) + shift) % 12,
                                     mode=modes.MINOR if mode.startswith("min") else modes.MAJOR)
+
+
+def song_files(dataset: str | Path, corpus: str | Path | None = None,
+               split: str = "test") -> list[Path]:
+    """POP909/NNN/NNN.mid under a POP909 dataset folder, in order; with `corpus` (one built
+    from it), only the songs in that corpus' `split`, e.g. the ones held out from its models."""
+    songs = sorted((Path(dataset) / "POP909").glob("*/[0-9][0-9][0-9].mid"))
+    if corpus is not None:
+        from training.corpus import read_manifest
+
+        keep = {r["id"].split(":", 1)[1] for r in read_manifest(corpus)
+                if r["split"] == split and r["id"].startswith("pop909:")}
+        songs = [s for s in songs if s.stem in keep]
+    return songs

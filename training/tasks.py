@@ -42,11 +42,16 @@ class LstmTask:
                 raise TrainingError(f"{corpus}: the {split} split is empty")
 
     def build(self, config: TrainConfig):
+        from models.lstm.network import build_model
+
+        return self.compile(build_model(self.network), config)
+
+    def compile(self, model, config: TrainConfig):
+        """Start from initial_weights if set; next-token cross-entropy, Adam, clipped."""
         import keras
 
-        from models.lstm.network import build_model, load_weights
+        from models.lstm.network import load_weights
 
-        model = build_model(self.network)
         if self.initial_weights:
             load_weights(model, self.initial_weights)
         model.compile(
