@@ -179,6 +179,9 @@ def write_melody(backing: Backing, *, bars: int | None = None, start_bar: int = 
     bars = available if bars is None else bars
     if bars < 1:
         raise MelodyError(f"--bars {bars}: must be at least 1")
+    if bars > available:
+        raise MelodyError(f"--bars {bars}: {backing.path} has {available} bars from bar "
+                          f"{start_bar + 1} on")
     info, weights = load_checkpoint(checkpoint or default_dir("lead"), ("lead",))
     encoding = LeadEncoding(**info["encoding"])
     grid = step_grid(backing.downbeats, start_bar, bars)
@@ -188,6 +191,10 @@ def write_melody(backing: Backing, *, bars: int | None = None, start_bar: int = 
     times = seconds_of(backing.beats, grid.beats)
     sequence = melody_sequence(events, times, program=program, qpm=backing.qpm,
                                positions=grid.positions, seed=seed, encoding=encoding)
+    if backing.sequence is not None:  # a MIDI backing's tempo map: its bars line up in a DAW
+        del sequence.tempos[:], sequence.time_signatures[:]
+        sequence.tempos.extend(backing.sequence.tempos)
+        sequence.time_signatures.extend(backing.sequence.time_signatures)
     return Melody(sequence, events, conditions, start_bar, bars, float(times[0]), program)
 
 

@@ -142,6 +142,7 @@ def test_training_writes_a_checkpoint_the_command_uses(trained, tmp_path):
     notes = [n for i in lead.instruments for n in i.notes]
     assert notes and all(i.program == 73 for i in lead.instruments)
     assert max(n.end for n in notes) <= 4 * 2.4 + 1e-3  # four bars at 100 qpm
+    assert lead.get_tempo_changes()[1].tolist() == [100.0]  # the backing's tempo map
     assert "4 bars over band.mid" in f.lines(result.stdout)[-1]
 
 
@@ -194,6 +195,7 @@ def test_shipped_lead_over_audio_writes_a_loudness_matched_mix(tmp_path):
     (["-o", "{tmp}/lead.mid", "--program", "200"], "0..127"),
     (["-o", "{tmp}/lead.mid", "--bars", "0"], "--bars 0"),
     (["-o", "{tmp}/lead.mid", "--start-bar", "99"], "--start-bar 99"),
+    (["-o", "{tmp}/lead.mid", "--bars", "9"], "has 4 bars from bar 1 on"),
     (["-o", "{tmp}/lead.mid", "--mix", "{tmp}/mix.mp4"], "mix.mp4"),
 ])
 def test_bad_requests_get_one_line(tmp_path, args, words):
