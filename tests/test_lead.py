@@ -243,3 +243,20 @@ def test_the_line_is_moved_by_octaves_into_the_singing_register():
     for median in (40, 53, 64, 66, 72, 77, 78, 90):
         moved = median + register_shift([median])
         assert REGISTER[0] <= moved < REGISTER[1] and (moved - median) % 12 == 0
+
+
+@pytest.mark.parametrize("name, problem", [("silence.wav", "is silent"),
+                                           ("drums.mid", "only drums, no pitched notes")])
+def test_an_unusable_backing_stops_the_command_with_one_line(tmp_path, name, problem):
+    from test_backing import write_drum_midi
+
+    path = tmp_path / name
+    if name.endswith(".wav"):
+        soundfile.write(str(path), np.zeros(441000, np.float32), 44100)
+    else:
+        write_drum_midi(path)
+    result = f.run_cli("melody", path, "-o", tmp_path / "lead.mid", "--mix", tmp_path / "m.wav")
+    lines = f.lines(result.stderr)
+    assert result.returncode == 1 and len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"error: {path}: ") and problem in lines[0]
+    assert not (tmp_path / "lead.mid").exists() and not (tmp_path / "m.wav").exists()
