@@ -218,6 +218,7 @@ def transpose(
     from composer.generation import lead_track
     from training.fileio import atomic_write_bytes
     from training.score import to_notesequence
+    from training.smf import SmfError
     from training.transposer import plan_transposition, transpose_midi_bytes
     from training.validate import BadMidi, parse_midi
 
@@ -225,10 +226,13 @@ def transpose(
     data = input.read_bytes()
     try:
         score = parse_midi(data)
+        plan = plan_transposition(score, target)
+        moved = transpose_midi_bytes(data, plan.shift)  # in place: the same reader, no re-parse
+    except SmfError as exc:  # only if the reader and the transposer ever disagree
+        raise BadMidi("corrupt", f"{input}: cannot parse MIDI: {exc}") from None
     except BadMidi as exc:
         raise BadMidi(exc.reason, f"{input}: {exc.detail}") from None
-    plan = plan_transposition(score, target)
-    atomic_write_bytes(output, transpose_midi_bytes(data, plan.shift))
+    atomic_write_bytes(output, moved)
     lead = lead_track(to_notesequence(score, plan.shift), None, input)
     out.print(f"{input}: key {plan.estimate.key} (confidence {plan.estimate.confidence:.2f}), "
               f"shifted {plan.shift:+d} semitones to {plan.result_key} "

@@ -14,6 +14,7 @@ again by a plain sequential reader that follows mido's rules, so both give the s
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +32,7 @@ class Meta:
     tick: int
     type: int
     data: bytes
+    offset: int  # where `data` starts in the track chunk (for in-place edits)
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,8 @@ class Track:
 
     `index` is each message's position among all the track's events (metas and sysex
     included), which is what orders program changes, notes and controllers against each other.
-    For one-data-byte messages (program change, channel pressure) `data2` is 0.
+    For one-data-byte messages (program change, channel pressure) `data2` is 0. `offset` is
+    where each message's `data1` byte lies in the chunk, so a note can be edited in place.
     """
 
     index: np.ndarray  # int64
@@ -47,6 +50,7 @@ class Track:
     status: np.ndarray  # int64, 0x80..0xEF
     data1: np.ndarray  # int64
     data2: np.ndarray  # int64
+    offset: np.ndarray  # int64, position of data1 in the chunk
     metas: tuple[Meta, ...]
     last_tick: int  # tick of the last event of any kind (0 for an empty track)
 
@@ -60,34 +64,50 @@ class SmfFile:
 
 def read_smf(data: bytes) -> SmfFile:
     """Decode a Standard MIDI File; raises SmfError for anything mido could not read either."""
+    fmt, division, _ = _header(data)
+    buf = np.frombuffer(data, dtype=np.uint8)
+    tracks = tuple(decode_track(buf[start:end]) for start, end in track_spans(data))
+    return SmfFile(fmt, division, tracks)
+
+
+def _header(data: bytes) -> tuple[int, int, int]:
+    """(format, ticks per quarter note, tracks promised) of a checked MThd chunk."""
     if len(data) < 14 or data[:4] != b"MThd":
         raise SmfError("truncated MIDI header" if data[:4] == b"MThd" else "no MThd header")
     (size,) = struct.unpack(">L", data[4:8])
     if size < 6 or 8 + size > len(data):
         raise SmfError(f"MIDI header claims {size} bytes (corrupt)")
-    fmt, n_tracks, division = struct.unpack(">hhh", data[8:14])
+    fmt, n_tracks, division = struct.unpack(">hHh", data[8:14])  # up to 65,535 tracks
     if n_tracks < 1:
         raise SmfError(f"MIDI header claims {n_tracks} tracks")
     if division <= 0:
         raise SmfError(f"unsupported time division {division} (SMPTE timing)")
-    buf = np.frombuffer(data, dtype=np.uint8)
-    pos = 8 + size
-    tracks = []
-    while len(tracks) < n_tracks:
+    return fmt, division, n_tracks
+
+
+def track_spans(data: bytes) -> Iterator[tuple[int, int]]:
+    """(start, end) in `data` of each MTrk chunk's events, in order, as read_smf reads them.
+
+    Lazy, so a reader that decodes as it goes meets errors in file order.
+    """
+    n_tracks = _header(data)[2]
+    pos = 8 + struct.unpack(">L", data[4:8])[0]
+    found = 0
+    while found < n_tracks:
         if pos + 8 > len(data):
-            if not tracks:
+            if not found:
                 raise SmfError(f"truncated: header promises {n_tracks} tracks, found none")
-            break  # a missing last track is common in the wild and loses nothing decodable
+            return  # a missing last track is common in the wild and loses nothing decodable
         name, length = struct.unpack(">4sL", data[pos:pos + 8])
         pos += 8
         if name != b"MTrk":
             pos += length  # unknown chunks are skipped, as the standard asks
             continue
         if pos + length > len(data):
-            raise SmfError(f"truncated: track {len(tracks)} ends after the file does")
-        tracks.append(decode_track(buf[pos:pos + length]))
+            raise SmfError(f"truncated: track {found} ends after the file does")
+        yield pos, pos + length
+        found += 1
         pos += length
-    return SmfFile(fmt, division, tuple(tracks))
 
 
 def decode_track(chunk: np.ndarray) -> Track:
@@ -116,7 +136,7 @@ def _vlq_tables(a: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
 def _decode_vectorised(chunk: np.ndarray) -> Track:
     n = len(chunk)
     if n == 0:
-        return _track([], [], [], [], [], [], 0)
+        return _track([], [], [], [], [], [], [], 0)
     a = np.zeros(n + 16, dtype=np.int64)
     a[:n] = chunk
     m = n + 8
@@ -180,8 +200,9 @@ def _decode_vectorised(chunk: np.ndarray) -> Track:
         start = int(ev[i])
         kind = int(a[start + 1])
         body = start + 2 + int(vlen[start + 2])
-        metas.append(Meta(i, int(ticks[i]), kind, bytes(chunk[body:body + int(vval[start + 2])])))
-    return Track(order[channel], ticks[channel], cs, d1, d2, tuple(metas), int(ticks[-1]))
+        size = int(vval[start + 2])
+        metas.append(Meta(i, int(ticks[i]), kind, bytes(chunk[body:body + size]), body))
+    return Track(order[channel], ticks[channel], cs, d1, d2, off, tuple(metas), int(ticks[-1]))
 
 
 _DATA_BYTES = {0x80: 2, 0x90: 2, 0xA0: 2, 0xB0: 2, 0xC0: 1, 0xD0: 1, 0xE0: 2}
@@ -195,7 +216,7 @@ def decode_track_sequential(data: bytes) -> Track:
     n = len(data)
     pos = tick = 0
     last_status = None
-    index, ticks, status, d1, d2, metas = [], [], [], [], [], []
+    index, ticks, status, d1, d2, offsets, metas = [], [], [], [], [], [], []
     count = 0
 
     def byte() -> int:
@@ -230,7 +251,7 @@ def decode_track_sequential(data: bytes) -> Track:
             length = varlen()
             if pos + length > n:
                 raise SmfError("truncated meta event")
-            metas.append(Meta(count, tick, kind, data[pos:pos + length]))
+            metas.append(Meta(count, tick, kind, data[pos:pos + length], pos))
             pos += length
         elif code in (0xF0, 0xF7):
             length = varlen()
@@ -246,6 +267,7 @@ def decode_track_sequential(data: bytes) -> Track:
                 raise SmfError("data byte out of range 0..127")
         else:
             wanted = _DATA_BYTES[code & 0xF0]
+            offsets.append(pos - len(peek))
             values = peek + [byte() for _ in range(wanted - len(peek))]
             if any(v > 127 for v in values):
                 raise SmfError("data byte out of range 0..127")
@@ -255,12 +277,12 @@ def decode_track_sequential(data: bytes) -> Track:
             d1.append(values[0])
             d2.append(values[1] if wanted == 2 else 0)
         count += 1
-    return _track(index, ticks, status, d1, d2, metas, tick)
+    return _track(index, ticks, status, d1, d2, offsets, metas, tick)
 
 
-def _track(index, ticks, status, d1, d2, metas, last_tick) -> Track:
+def _track(index, ticks, status, d1, d2, offsets, metas, last_tick) -> Track:
     def as_array(values) -> np.ndarray:
         return np.array(values, dtype=np.int64)
 
     return Track(as_array(index), as_array(ticks), as_array(status), as_array(d1), as_array(d2),
-                 tuple(metas), int(last_tick))
+                 as_array(offsets), tuple(metas), int(last_tick))

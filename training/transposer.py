@@ -1,17 +1,16 @@
 """Shift pieces so that they all share one key signature.
 
-Two levels, one rule: a MIDI file is rewritten message by message with mido (so tempo,
-programs, controllers, sysex and timing survive byte-for-byte apart from the shifted notes),
-and a NoteSequence is shifted in memory for the corpus. Drums (MIDI channel 10) never move;
+Two levels, one rule: a MIDI file is copied byte for byte with only its note numbers and key
+signatures changed in place, found by the project's own reader (training.smf), so whatever that
+reader accepts is written back as it was (unknown chunks, odd meta events, sysex, timing); and
+a NoteSequence is shifted in memory for the corpus. Drums (MIDI channel 10) never move;
 a pitch pushed out of 0..127 is folded back by octaves so no note is lost.
 """
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
-import mido
 import numpy as np
 import pretty_midi
 
@@ -19,16 +18,14 @@ from training.keys import (
     Key,
     KeyEstimate,
     estimate_key_from_notes,
-    parse_key,
+    key_from_signature,
     transposition,
 )
-from training.score import Score
+from training.score import Score, fold_pitches
+from training.smf import decode_track, track_spans
 
 DRUM_CHANNEL = 9
 DEFAULT_TARGET = Key(0, "major")  # no sharps or flats: C major / A minor
-
-_MAJOR_NAMES = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
-_MINOR_NAMES = ("Cm", "C#m", "Dm", "Ebm", "Em", "Fm", "F#m", "Gm", "G#m", "Am", "Bbm", "Bm")
 
 
 def fold_pitch(pitch: int) -> int:
@@ -52,30 +49,39 @@ def estimate_midi_key(pm: pretty_midi.PrettyMIDI) -> KeyEstimate:
     return estimate_key_from_notes(*pitched_notes(pm))
 
 
-def mido_key_name(key: Key) -> str:
-    return (_MAJOR_NAMES if key.mode == "major" else _MINOR_NAMES)[key.tonic]
-
-
-def shift_key_name(name: str, shift: int) -> str:
-    """Shift a mido key-signature name ('F#m', 'Bb') by `shift` semitones."""
-    key = parse_key(name)
-    return mido_key_name(Key(key.tonic + shift, key.mode))
-
-
 def transpose_midi_bytes(data: bytes, shift: int) -> bytes:
-    """Shift every pitched note and key signature of a Standard MIDI File by `shift` semitones."""
-    midi = mido.MidiFile(file=io.BytesIO(data))
-    if shift:
-        for track in midi.tracks:
-            for i, msg in enumerate(track):
-                if msg.type in ("note_on", "note_off", "polytouch"):
-                    if msg.channel != DRUM_CHANNEL:
-                        track[i] = msg.copy(note=fold_pitch(msg.note + shift))
-                elif msg.type == "key_signature":
-                    track[i] = msg.copy(key=shift_key_name(msg.key, shift))
-    out = io.BytesIO()
-    midi.save(file=out)
-    return out.getvalue()
+    """Shift every pitched note and key signature of a Standard MIDI File by `shift` semitones.
+
+    Only the key bytes of note-on, note-off and polyphonic aftertouch off channel 10, and the
+    two data bytes of well-formed key signatures, change; the result has the same length and
+    every other byte. Raises SmfError where training.smf.read_smf would.
+    """
+    out = np.frombuffer(data, dtype=np.uint8).copy()
+    buf = np.frombuffer(data, dtype=np.uint8)
+    for start, end in track_spans(data):
+        track = decode_track(buf[start:end])
+        kind, channel = track.status & 0xF0, track.status & 0x0F
+        keyed = ((kind == 0x80) | (kind == 0x90) | (kind == 0xA0)) & (channel != DRUM_CHANNEL)
+        out[start + track.offset[keyed]] = fold_pitches(track.data1[keyed] + shift)
+        for meta in track.metas:
+            if shift and meta.type == 0x59 and (signature := shift_signature(meta.data, shift)):
+                out[start + meta.offset:start + meta.offset + 2] = list(signature)
+    return out.tobytes()
+
+
+def shift_signature(data: bytes, shift: int) -> bytes | None:
+    """A key-signature meta's (sharps, mode) bytes moved by `shift`; None if they are not a key.
+
+    Spelled as mido spells keys (Gb major, Eb minor: six flats) so the output is what the
+    mido-based transposer used to write.
+    """
+    if len(data) < 2:
+        return None
+    sharps, minor = data[0] - 256 if data[0] > 127 else data[0], data[1]
+    if not -7 <= sharps <= 7 or minor not in (0, 1):
+        return None
+    key = key_from_signature(sharps, bool(minor))
+    return bytes([Key(key.tonic + shift, key.mode).fifths & 0xFF, minor])
 
 
 def transpose_notesequence(sequence, shift: int):
