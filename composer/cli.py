@@ -654,8 +654,8 @@ def melody(
     if mix is not None:
         write_audio(mix, mix_audio(found, result, soundfont=soundfont), 44100)
         written.append(str(mix))
-    chords = [c.label.replace(":maj", "").replace(":min", "m") for c in
-              found.chords[int(found.downbeats[result.first_bar])::4][:result.bars]]
+    first = result.first_bar
+    chords = [found.chords[int(b)].symbol for b in found.downbeats[first:first + result.bars]]
     shown = " ".join(chords[:8]) + (" ..." if len(chords) > 8 else "")
     out.print(f"{' + '.join(written)}: {result.bars} bars over {backing.name} ({found.kind}, "
               f"{found.qpm:.1f} qpm, {found.key}; bar chords {shown}), "

@@ -49,6 +49,8 @@ def test_chord_labels_ids_and_features():
     assert parse_chord("Db:maj7/3") == Chord(1, "maj7")
     assert parse_chord("N") == Chord(None) and parse_chord("A:min").pitch_classes == {9, 0, 4}
     assert parse_chord("F#:min9") == Chord(6, "min")  # unknown quality: by its third
+    assert [parse_chord(c).symbol for c in ("G:maj", "E:min", "C:maj7", "D:7", "B:hdim7", "N")] \
+        == ["G", "Em", "Cmaj7", "D7", "Bm7b5", "N.C."]
     assert all(Chord.from_id(i).id == i for i in range(CHORDS))
     table = chord_table()
     assert table.shape == (CHORDS, 25) and table[Chord(None).id, 24] == 1

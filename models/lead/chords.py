@@ -23,6 +23,8 @@ QUALITIES: dict[str, tuple[int, ...]] = {  # intervals above the root, semitones
     "minmaj7": (0, 3, 7, 11),
 }
 _QUALITY_INDEX = {q: i for i, q in enumerate(QUALITIES)}
+SYMBOLS = {"maj": "", "min": "m", "min7": "m7", "maj6": "6", "min6": "m6", "hdim7": "m7b5",
+           "sus4(b7)": "7sus4", "minmaj7": "m(maj7)"}  # the rest read as they are
 NO_CHORD = 0
 CHORDS = 1 + 12 * len(QUALITIES)  # ids 0..CHORDS-1
 # What chord estimation from a backing chooses among: the qualities common enough in pop to
@@ -50,6 +52,13 @@ class Chord:
         if self.root is None:
             return frozenset()
         return frozenset((self.root + i) % 12 for i in QUALITIES[self.quality])
+
+    @property
+    def symbol(self) -> str:
+        """As a lead sheet writes it: G, Em, Cmaj7, D7, Bm7b5; N.C. for no chord."""
+        if self.root is None:
+            return "N.C."
+        return NAMES[self.root] + SYMBOLS.get(self.quality, self.quality)
 
     @property
     def label(self) -> str:
