@@ -111,7 +111,7 @@ def read_backing(path: str | os.PathLike, *, max_seconds: float = 600.0,
     except OSError as exc:
         raise BackingError(exc.strerror or str(exc), name) from None
     try:
-        if head.startswith(b"MThd") or (not _looks_like_audio(head)
+        if head.startswith(b"MThd") or head[8:12] == b"RMID" or (not _looks_like_audio(head)
                                         and path.suffix.lower() in (".mid", ".midi")):
             sequence = _read_midi(path)
             _check_length(sequence.total_time, max_seconds)

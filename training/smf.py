@@ -64,14 +64,35 @@ class SmfFile:
 
 def read_smf(data: bytes) -> SmfFile:
     """Decode a Standard MIDI File; raises SmfError for anything mido could not read either."""
-    fmt, division, _ = _header(data)
+    start, end = smf_span(data)
+    fmt, division, _ = _header(data[start:end])
     buf = np.frombuffer(data, dtype=np.uint8)
     tracks = tuple(decode_track(buf[start:end]) for start, end in track_spans(data))
     return SmfFile(fmt, division, tracks)
 
 
+def is_rmid(data: bytes) -> bool:
+    """A RIFF RMID container: the Windows wrapper around a Standard MIDI File."""
+    return data[:4] == b"RIFF" and data[8:12] == b"RMID"
+
+
+def smf_span(data: bytes) -> tuple[int, int]:
+    """(start, end) of the Standard MIDI File in `data`: all of it, or the `data` chunk of an
+    RMID container (its other chunks are metadata), so offsets stay those of the file."""
+    if not is_rmid(data):
+        return 0, len(data)
+    pos = 12
+    while pos + 8 <= len(data):
+        name, (size,) = data[pos:pos + 4], struct.unpack("<L", data[pos + 4:pos + 8])
+        if name == b"data":
+            return pos + 8, min(pos + 8 + size, len(data))
+        pos += 8 + size + (size & 1)  # RIFF chunks are padded to even lengths
+    raise SmfError("RIFF RMID file without a MIDI data chunk")
+
+
 def _header(data: bytes) -> tuple[int, int, int]:
-    """(format, ticks per quarter note, tracks promised) of a checked MThd chunk."""
+    """(format, ticks per quarter note, tracks promised) of a checked MThd chunk at the
+    start of `data` (an SMF, not its RMID wrapper)."""
     if len(data) < 14 or data[:4] != b"MThd":
         raise SmfError("truncated MIDI header" if data[:4] == b"MThd" else "no MThd header")
     (size,) = struct.unpack(">L", data[4:8])
@@ -90,22 +111,24 @@ def track_spans(data: bytes) -> Iterator[tuple[int, int]]:
 
     Lazy, so a reader that decodes as it goes meets errors in file order.
     """
-    n_tracks = _header(data)[2]
-    pos = 8 + struct.unpack(">L", data[4:8])[0]
+    base, stop = smf_span(data)
+    smf = data[base:stop]
+    n_tracks = _header(smf)[2]
+    pos = 8 + struct.unpack(">L", smf[4:8])[0]
     found = 0
     while found < n_tracks:
-        if pos + 8 > len(data):
+        if pos + 8 > len(smf):
             if not found:
                 raise SmfError(f"truncated: header promises {n_tracks} tracks, found none")
             return  # a missing last track is common in the wild and loses nothing decodable
-        name, length = struct.unpack(">4sL", data[pos:pos + 8])
+        name, length = struct.unpack(">4sL", smf[pos:pos + 8])
         pos += 8
         if name != b"MTrk":
             pos += length  # unknown chunks are skipped, as the standard asks
             continue
-        if pos + length > len(data):
+        if pos + length > len(smf):
             raise SmfError(f"truncated: track {found} ends after the file does")
-        yield pos, pos + length
+        yield base + pos, base + pos + length
         found += 1
         pos += length
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from training.score import Score, read_score
-from training.smf import SmfError
+from training.smf import SmfError, is_rmid, smf_span
 
 
 class BadMidi(Exception):
@@ -73,10 +73,16 @@ def check_bytes(data: bytes, limits: Limits) -> None:
         raise BadMidi("empty", "the file is empty")
     if len(data) > limits.max_bytes:
         raise BadMidi("too-large", f"{len(data)} bytes is over the {limits.max_bytes}-byte limit")
-    if not data.startswith(b"MThd"):
+    if not data.startswith(b"MThd") and not is_rmid(data):
         start = data[:16].lstrip().lower()
         what = "an HTML page" if start.startswith((b"<!doctype", b"<html")) else "not a MIDI file"
         raise BadMidi("not-midi", f"{what} (no MThd header)")
+    if is_rmid(data):
+        try:
+            start, end = smf_span(data)
+        except SmfError as exc:
+            raise BadMidi("corrupt", str(exc)) from None
+        data = data[start:end]
     if len(data) < 14:
         raise BadMidi("corrupt", "truncated MIDI header")
 
