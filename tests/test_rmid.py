@@ -66,3 +66,18 @@ def test_render_plays_an_rmid(tmp_path):
     result = f.run_cli("render", source, "-o", tmp_path / "song.wav")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "song.wav").stat().st_size > 44100
+
+
+def test_corpus_build_takes_rmid_files_from_a_folder(tmp_path):
+    import csv
+
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    smf = song(tmp_path / "song.mid").read_bytes()
+    (folder / "song.rmi").write_bytes(rmid(smf))
+    result = f.run_cli("corpus", "build", f"dir:{folder}", "-o", tmp_path / "corpus",
+                       "--split", "100/0/0")
+    assert result.returncode == 0, result.stderr
+    with open(tmp_path / "corpus" / "manifest.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["path"].endswith("song.rmi") for r in rows] == [True]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from training import music21_corpus
 
-MIDI_SUFFIXES = (".mid", ".midi", ".kar", ".smf")
+MIDI_SUFFIXES = (".mid", ".midi", ".kar", ".smf", ".rmi")  # .rmi: RIFF-wrapped (RMID)
 _MD5_RE = re.compile(r"^[0-9a-f]{32}$")
 
 
