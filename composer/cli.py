@@ -82,7 +82,8 @@ def _user_errors():
 
 
 def user_errors(command):
-    """Turn a user error into `error: <what>` on stderr and exit code 1."""
+    """Turn a user error into `error: <what>` on stderr and exit code 1, and an interrupt
+    the command left alone into one line and 130 (main makes it 143 for SIGTERM)."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
@@ -90,6 +91,9 @@ def user_errors(command):
             return command(*args, **kwargs)
         except (typer.Exit, typer.Abort):
             raise  # a deliberate exit: no need to import what the error classes live in
+        except KeyboardInterrupt:  # Ctrl-C, SIGINT or SIGTERM: cleanup has run on the way
+            err.print("interrupted")
+            raise typer.Exit(130) from None
         except Exception as exc:
             if not isinstance(exc, _user_errors()):
                 raise
@@ -1165,7 +1169,28 @@ def soundfont(
     out.print(f"{found.path} ({found.origin})")
 
 
+_signals: list[int] = []  # the stopping signals received, first first
+
+
+def _stop_on_signals() -> None:
+    """SIGINT and SIGTERM stop a command as Ctrl-C does, so its cleanup runs: temp files go,
+    finished work is committed, the exit code says why (128 + the signal).
+
+    A shell without job control starts background commands with SIGINT ignored, and Python
+    keeps an ignored SIGINT; SIGTERM would end Python at once, leaving temp files behind.
+    """
+    import signal
+
+    def stop(signum, frame):
+        _signals.append(signum)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+
+
 def main() -> None:
+    _stop_on_signals()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from composer.lazy_imports import defer_note_seq_imports
 
@@ -1174,7 +1199,14 @@ def main() -> None:
 
     # note-seq imports pydub, which warns that ffmpeg is missing; nothing here uses it.
     warnings.filterwarnings("ignore", message="Couldn't find ffmpeg", category=RuntimeWarning)
-    app(prog_name="composer")
+    try:
+        app(prog_name="composer")
+    except KeyboardInterrupt:  # landed outside any command: nothing of ours to clean up
+        raise SystemExit(128 + (_signals[0] if _signals else 2)) from None
+    except SystemExit as exc:
+        if _signals and exc.code == 130:  # typer and the commands say 130 for any interrupt
+            raise SystemExit(128 + _signals[0]) from None
+        raise
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ Layout of a corpus folder:
 
 Work is committed in parts: a part's shards are written first, then its CSV, atomically.
 A part without its CSV is discarded on the next run, so a killed build resumes cleanly and
-never re-ingests a file that is already in the corpus.
+never re-ingests a file that is already in the corpus. A part closes at `part_size` files or
+when its oldest file has waited COMMIT_SECONDS, so a SIGKILL loses at most that much work.
 """
 
 from __future__ import annotations
@@ -23,14 +24,15 @@ import multiprocessing
 import os
 import signal
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import TimeoutError as StillRunning
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
 from training import music21_corpus, shards
-from training.fileio import atomic_write_text
+from training.fileio import atomic_write_text, pid_alive, sweep_stale
 from training.ingest import SPLITS, IngestOptions, IngestResult, ingest_file
 from training.sources import (
     SourceFile,
@@ -46,6 +48,7 @@ MANIFEST_COLUMNS = (
     "time_signature", "duration", "notes", "pitch_min", "pitch_max", "instruments",
 )
 REJECT_COLUMNS = ("id", "source", "path", "reason", "detail")
+COMMIT_SECONDS = 30.0  # finished work waits at most this long to be committed
 
 # progress(stage, done, total): stage is a short label such as "ingest" or "music21:bach".
 ProgressFn = Callable[[str, int, int], None]
@@ -168,6 +171,37 @@ class _PartStore:
         atomic_write_text(self.out_dir / "report.json", json.dumps(report, indent=2) + "\n")
 
 
+@dataclass
+class _Pending:
+    """Finished work not yet committed, and since when the oldest of it has waited."""
+
+    results: list[IngestResult] = field(default_factory=list)
+    rejects: list[dict] = field(default_factory=list)
+    since: float | None = None
+
+    def add(self, result: IngestResult, store: _PartStore) -> None:
+        self.since = self.since or time.monotonic()
+        item = SourceFile(result.id, result.source, result.path)
+        if not result.ok:
+            self.rejects.append(_reject_row(item, result.reason, result.detail))
+        elif result.row["hash"] in store.hash_owner:
+            self.rejects.append(_reject_row(
+                item, "duplicate", f"same music as {store.hash_owner[result.row['hash']]}"))
+        else:
+            store.hash_owner[result.row["hash"]] = result.id
+            self.results.append(result)
+
+    def due(self, part_size: int) -> bool:
+        waited = self.since is not None and time.monotonic() - self.since >= COMMIT_SECONDS
+        return waited or len(self.results) + len(self.rejects) >= part_size
+
+    def commit(self, store: _PartStore, summary: BuildSummary) -> None:
+        store.commit(self.results, self.rejects)
+        summary.added += len(self.results)
+        summary.rejected.update(r["reason"] for r in self.rejects)
+        self.results, self.rejects, self.since = [], [], None
+
+
 def _ingest_source_file(item: SourceFile, options: IngestOptions) -> IngestResult:
     return ingest_file(item.path, item.id, item.source, options)
 
@@ -177,7 +211,7 @@ def _reject_row(item: SourceFile, reason: str, detail: str) -> dict:
             "detail": detail}
 
 
-def _start_worker() -> None:
+def _start_worker(owner: int) -> None:
     """Ctrl-C is the parent's to handle (commit, then stop), not each worker's.
 
     The imports (note-seq brings pandas and bokeh) leave ~160,000 objects that every full
@@ -185,9 +219,33 @@ def _start_worker() -> None:
     limit. They live as long as the worker, so they are frozen out of collection.
     """
     import gc
+    import threading
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with, args=(owner,), name="exit-with-owner", daemon=True).start()
     gc.freeze()
+
+
+def _exit_with(owner: int) -> None:
+    """End this worker as soon as process `owner` (the one that made the pool) has ended.
+
+    A worker's parent is the forkserver, not the owner, so PR_SET_PDEATHSIG would watch the
+    wrong process; and a worker outlives a SIGKILLed owner on its own, since it holds both
+    ends of its task pipe. Once the workers are gone the forkserver and the resource tracker
+    read end-of-file on their pipes and exit too: nothing is orphaned.
+    """
+    import select
+
+    try:
+        handle = os.pidfd_open(owner)  # readable once the owner has exited (Linux 5.3+)
+    except ProcessLookupError:
+        os._exit(1)
+    except (AttributeError, OSError):  # no pidfd here: ask once a second instead
+        while pid_alive(owner):
+            time.sleep(1.0)
+        os._exit(1)
+    select.select([handle], [], [])
+    os._exit(1)
 
 
 LISTERS = {"dir": list_dir, "lakh": list_lakh, "pop909": list_pop909}
@@ -200,7 +258,32 @@ def make_executor(workers: int | None):
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["training.ingest", "training.music21_corpus"])
     return ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1, mp_context=context,
-                               initializer=_start_worker)
+                               initializer=_start_worker, initargs=(os.getpid(),))
+
+
+def _run_chunk(fn: Callable, chunk: list) -> list:
+    return [fn(item) for item in chunk]
+
+
+def _in_order(executor, fn: Callable, items: list, *, chunksize: int, tick: float
+              ) -> Iterator[IngestResult | None]:
+    """fn(item) for each item in order, as executor.map gives them, plus a None for every
+    `tick` seconds spent waiting: a slow file must not hold back the commit of those before it.
+    """
+    chunks = [items[at:at + chunksize] for at in range(0, len(items), chunksize)]
+    futures = deque(executor.submit(_run_chunk, fn, chunk) for chunk in chunks)
+    try:
+        while futures:
+            try:
+                results = futures[0].result(timeout=tick)
+            except StillRunning:
+                yield None
+                continue
+            futures.popleft()  # let go of its results once they are handed over
+            yield from results
+    finally:
+        for future in futures:
+            future.cancel()
 
 
 def _convert_music21(spec: SourceSpec, limit: int | None, executor, progress: ProgressFn
@@ -248,22 +331,22 @@ def build_corpus(
                               "use another output folder or delete this one")
     else:
         atomic_write_text(build_file, json.dumps(record, indent=2) + "\n")
+    sweep_stale(out)  # temp files a killed run left; parts/ and shards/ are swept as written
 
     started = time.perf_counter()
     store = _PartStore(out)
     summary = BuildSummary(out_dir=str(out))
-    pending_rejects: list[dict] = []
-    pending: list[IngestResult] = []
+    pending = _Pending()
     with make_executor(workers) as executor:
         items: list[SourceFile] = []
         for spec in specs:
             if spec.kind == "music21":
                 files, failures = _convert_music21(spec, limit, executor, progress)
-                pending_rejects += [f for f in failures if f["id"] not in store.done_ids]
+                pending.rejects += [f for f in failures if f["id"] not in store.done_ids]
             else:
                 files = LISTERS[spec.kind](spec, limit)
             items += files
-        summary.files_seen = len(items) + len(pending_rejects)
+        summary.files_seen = len(items) + len(pending.rejects)
         seen: set[str] = set()
         todo = []
         for item in items:
@@ -275,42 +358,27 @@ def build_corpus(
 
         worker = partial(_ingest_source_file, options=options)
         progress("ingest", 0, len(todo))
+        done = 0
         try:
-            for done, result in enumerate(executor.map(worker, todo, chunksize=8), 1):
-                if not result.ok:
-                    pending_rejects.append(_reject_row(
-                        SourceFile(result.id, result.source, result.path),
-                        result.reason, result.detail))
-                elif result.row["hash"] in store.hash_owner:
-                    pending_rejects.append(_reject_row(
-                        SourceFile(result.id, result.source, result.path), "duplicate",
-                        f"same music as {store.hash_owner[result.row['hash']]}"))
-                else:
-                    store.hash_owner[result.row["hash"]] = result.id
-                    pending.append(result)
-                progress("ingest", done, len(todo))
-                if len(pending) + len(pending_rejects) >= part_size:
-                    _commit(store, pending, pending_rejects, summary)
+            for result in _in_order(executor, worker, todo, chunksize=8,
+                                    tick=min(1.0, COMMIT_SECONDS)):
+                if result is not None:
+                    pending.add(result, store)
+                    done += 1
+                    progress("ingest", done, len(todo))
+                if pending.due(part_size):
+                    pending.commit(store, summary)
         except KeyboardInterrupt:
             executor.shutdown(wait=True, cancel_futures=True)
             raise
         finally:
             # Commit whatever finished, even on Ctrl-C: a rerun picks up from there.
-            _commit(store, pending, pending_rejects, summary)
+            pending.commit(store, summary)
             store.write_summary_files()
     summary.total_pieces = len(store.rows)
     summary.splits = Counter(r["split"] for r in store.rows)
     summary.seconds = time.perf_counter() - started
     return summary
-
-
-def _commit(store: _PartStore, pending: list[IngestResult], rejects: list[dict],
-            summary: BuildSummary) -> None:
-    store.commit(pending, rejects)
-    summary.added += len(pending)
-    summary.rejected.update(r["reason"] for r in rejects)
-    pending.clear()
-    rejects.clear()
 
 
 __all__ = [
