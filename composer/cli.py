@@ -40,6 +40,25 @@ def _flags_without_type() -> None:
 _flags_without_type()
 
 
+def _usage_errors_unboxed() -> None:
+    """A usage error (bad option value, missing argument) prints as click prints it when
+    stderr is not a terminal: typer's box would wrap its message at 80 columns, splitting the
+    one `Error: ...` line a script looks for. On a terminal the box stays."""
+    from typer import rich_utils
+
+    boxed = rich_utils.rich_format_error
+
+    def format_error(error) -> None:
+        if type(error).__name__ == "NoArgsIsHelpError" or sys.stderr.isatty():
+            return boxed(error)
+        error.show()
+
+    rich_utils.rich_format_error = format_error
+
+
+_usage_errors_unboxed()
+
+
 def _version(value: bool) -> None:
     if value:
         from composer import __version__
@@ -58,6 +77,9 @@ def _main(version: Annotated[bool, typer.Option(
 # No markup, emoji or highlighting: file names like "a[1]:x:.mid" must print as they are.
 out = Console(soft_wrap=True, markup=False, emoji=False, highlight=False)
 err = Console(stderr=True, soft_wrap=True, markup=False, emoji=False, highlight=False)
+for _console in (out, err):  # piped, no line wraps at 80 columns, a table's rows included
+    if not _console.is_terminal:
+        _console.width = 10_000
 
 
 MODEL_HELP = generators.help_text()
@@ -224,12 +246,12 @@ def transpose(
     from training.score import to_notesequence
     from training.smf import SmfError
     from training.transposer import plan_transposition, transpose_midi_bytes
-    from training.validate import BadMidi, parse_midi
+    from training.validate import COMMAND_LIMITS, BadMidi, parse_midi, read_file
 
     target = _parse_key(to)
-    data = input.read_bytes()
     try:
-        score = parse_midi(data)
+        data = read_file(input)
+        score = parse_midi(data, COMMAND_LIMITS)
         plan = plan_transposition(score, target)
         moved = transpose_midi_bytes(data, plan.shift)  # in place: the same reader, no re-parse
     except SmfError as exc:  # only if the reader and the transposer ever disagree

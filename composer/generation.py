@@ -23,23 +23,26 @@ from composer.phrase import Phrase
 if TYPE_CHECKING:
     from note_seq.protobuf import music_pb2
 
+# The melody-track classifier compares every track with every other (3,000 tracks: 70 s);
+# past this many, far more than any song has, the highest track leads.
+MAX_CLASSIFIED_TRACKS = 128
+
 __all__ = ["GenerationError", "Lead", "generate", "lead_track", "melody_track",
-           "only_instrument", "pick_track", "read_primer", "write_midi", "write_audio_file"]
+           "only_instrument", "pick_track", "prime", "read_primer", "write_midi",
+           "write_audio_file"]
 
 
 def read_primer(path: str | os.PathLike):
     """A MIDI file as a NoteSequence moved to the models' key, the shift used and its tempo."""
     from training.score import to_notesequence
     from training.transposer import plan_transposition
-    from training.validate import BadMidi, Limits, main_tempo, parse_midi
+    from training.validate import COMMAND_LIMITS, BadMidi, main_tempo, parse_midi, read_file
 
     path = Path(path)
     try:
-        score = parse_midi(path.read_bytes(), Limits(min_duration=0.0))
+        score = parse_midi(read_file(path), COMMAND_LIMITS)
     except BadMidi as exc:
         raise GenerationError(f"{path}: {exc.detail}") from None
-    except OSError as exc:
-        raise GenerationError(f"{path}: {exc.strerror or exc}") from None
     if score.is_drum.all():
         raise GenerationError(f"{path}: only drums, no pitched notes")
     shift = plan_transposition(score).shift
@@ -85,11 +88,16 @@ def pick_track(sequence: music_pb2.NoteSequence, track: str, path) -> int:
 def melody_track(sequence: music_pb2.NoteSequence, track: str | None, path) -> int | None:
     """The `track` asked for, else the one models/melody_track names (None: no track is likely
     enough, and the caller falls back on its own skyline)."""
+    import numpy as np
+
     from models.melody_track import melody_instrument
 
     if track is not None:
         return pick_track(sequence, track, path)
-    return melody_instrument(sequence)
+    if len(pitched_tracks(sequence)) > MAX_CLASSIFIED_TRACKS:
+        return None
+    with np.errstate(over="ignore"):  # a hostile file's logit of -1000 is a probability of 0
+        return melody_instrument(sequence)
 
 
 def lead_track(sequence: music_pb2.NoteSequence, track: str | None, path) -> Lead | None:
@@ -154,12 +162,23 @@ def generate(model: str | None = "lstm", *, bars: int = 8, qpm: float | None = N
             raise GenerationError(f"--no-quantize applies to the lstm, not {spec.name}")
         generator.quantize = False
     if primer is not None:
-        sequence, shift, primer_qpm = read_primer(primer)
-        if spec.primer_lead:
-            sequence = _lead_line(sequence, track, primer, on_lead)
-        generator.prime(sequence, shift, primer_qpm)
+        primer_qpm = prime(generator, spec, primer, track, on_lead)
         qpm = qpm or primer_qpm
     return generator.phrase(bars, qpm or 120.0).with_program(program)
+
+
+def prime(generator, spec, primer: str | os.PathLike, track: str | None = None,
+          on_lead: Callable[[Lead], None] | None = None) -> float:
+    """Condition a loaded generator on a primer file (its lead alone for a one-instrument
+    model); returns the primer's tempo. Every refusal names the file, the model's too."""
+    sequence, shift, primer_qpm = read_primer(primer)
+    if spec.primer_lead:
+        sequence = _lead_line(sequence, track, primer, on_lead)
+    try:
+        generator.prime(sequence, shift, primer_qpm)
+    except GenerationError as exc:
+        raise GenerationError(f"{Path(primer)}: {exc}") from None
+    return primer_qpm
 
 
 def _lead_line(sequence: music_pb2.NoteSequence, track: str | None, path,

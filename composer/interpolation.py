@@ -31,6 +31,10 @@ from models.dynamics import Performer
 from models.timing import one_tempo
 
 SECTION_BARS = 16  # what "the chorus" means here, unless the model's window is longer
+# How far the lead window is looked for, from the section and from the start: note-seq's
+# melody extraction is quadratic in a stretch's length (a 2,048-note chord held 59 minutes
+# took 9 s), and a real song's sections lie well within this.
+LEAD_SEARCH_BARS = 128
 
 
 @dataclass
@@ -115,17 +119,28 @@ def lead_melody(path: str | os.PathLike, encoding, track: str | None = None,
 
 def _lead_window(sequence, melody: int | None, grid: BarGrid, section: Section, encoding,
                  path: Path, track: str | None) -> np.ndarray:
-    """The first usable window from the section's first bar on, else from anywhere in the
-    song (a tempo or meter change can split it into stretches shorter than the window): on
-    the melody track, else (too few notes there) the highest line of the arrangement."""
+    """The first usable window from the section's first bar on, else from the song's start
+    (a tempo or meter change can split it into stretches shorter than the window), each
+    within LEAD_SEARCH_BARS bars: on the melody track, else (too few notes there) the
+    highest line of the arrangement."""
     from note_seq import sequences_lib
 
     from models.vae.encoding import NoMelody
 
-    start, _ = grid.seconds(section.start)
-    rest = sequences_lib.extract_subsequence(sequence, start, sequence.total_time)
+    def bar_time(bar: int) -> float:
+        beats = grid.beat_times
+        return float(beats[min(grid.downbeats[bar], len(beats) - 1)])
+
+    def stretch(first: int):
+        """The song from bar `first` on, LEAD_SEARCH_BARS bars of it at most."""
+        last = first + LEAD_SEARCH_BARS
+        if first == 0 and last >= grid.bars:
+            return sequence
+        end = sequence.total_time if last >= grid.bars else bar_time(last)
+        return sequences_lib.extract_subsequence(sequence, bar_time(first), end)
+
     error = None
-    for part in (rest, sequence):
+    for part in (stretch(section.start), stretch(0)):
         lines = [only_instrument(part, melody)] if melody is not None else []
         if track is None:
             lines.append(part)
@@ -135,8 +150,8 @@ def _lead_window(sequence, melody: int | None, grid: BarGrid, section: Section, 
             except NoMelody as exc:
                 error = error or exc
     where = f"track {track}: " if track is not None else ""
-    raise GenerationError(f"{path}: {where}{error} (from {section.describe()} or anywhere "
-                          "in the song)") from None
+    raise GenerationError(f"{path}: {where}{error} (from {section.describe()} or from the "
+                          "start)") from None
 
 
 def _backing(sequence, grid: BarGrid, section: Section, melody: int | None

@@ -18,6 +18,12 @@ import numpy as np
 
 STEPS_PER_BEAT = 4
 REPEAT = 0.6  # a diagonal similarity above this counts as the segment coming back
+# Bounds that keep the all-against-all comparison small whatever a file claims (a 59-minute
+# file at 999 qpm has 14,700 bars; a 255/1 bar is 1,020 beats): the chorus is looked for in
+# the first MAX_BARS bars (17 minutes of 4/4 at 120 qpm), a bar's melody compared over its
+# first MAX_BAR_BEATS beats.
+MAX_BARS = 512
+MAX_BAR_BEATS = 32
 
 
 @dataclass(frozen=True)
@@ -93,7 +99,7 @@ def bar_features(sequence, grid: BarGrid, melody: int | None
                  ) -> tuple[np.ndarray, np.ndarray]:
     """Per bar: the melody's pitch on each sixteenth (-1: silent) [bars, steps], and the
     harmony's duration-weighted pitch-class profile [bars, 12] (drums left out)."""
-    steps = STEPS_PER_BEAT * max(int(np.diff(grid.downbeats).max()), 1)
+    steps = STEPS_PER_BEAT * min(max(int(np.diff(grid.downbeats).max()), 1), MAX_BAR_BEATS)
     line = np.full((grid.bars, steps), -1, dtype=np.int64)
     chroma = np.zeros((grid.bars, 12))
     notes = [n for n in sequence.notes if not n.is_drum]
@@ -118,9 +124,13 @@ def self_similarity(line: np.ndarray, chroma: np.ndarray) -> np.ndarray:
     """[bars, bars] in 0..1: the share of sixteenths where the melodies agree (either
     sounding), blended with the cosine of the harmonies. A silent bar is like no other."""
     sounding = line >= 0
-    same = (line[:, None, :] == line[None, :, :]) & sounding[:, None, :]
-    either = (sounding[:, None, :] | sounding[None, :, :]).sum(-1)
-    melody = np.where(either > 0, same.sum(-1) / np.maximum(either, 1), 0.0)
+    same = np.zeros((len(line), len(line)))
+    for step, on in zip(line.T, sounding.T):  # [bars, bars] at a time, never [bars, bars, steps]
+        same += (step[:, None] == step[None, :]) & on[:, None]
+    counts = sounding.sum(1).astype(np.float64)
+    both = sounding.astype(np.float64) @ sounding.T.astype(np.float64)
+    either = counts[:, None] + counts[None, :] - both
+    melody = np.where(either > 0, same / np.maximum(either, 1), 0.0)
     norm = np.linalg.norm(chroma, axis=1)
     unit = chroma / np.where(norm > 0, norm, 1.0)[:, None]
     harmony = unit @ unit.T
@@ -165,7 +175,9 @@ def choose_section(sequence, melody: int | None, bars: int, how: str = "auto",
     melodic = (line >= 0).any(1) if melody is not None else sounding
     if not melodic.any():
         melodic = sounding
-    scores = repetition_scores(self_similarity(line, chroma), min(8, bars))
+    considered = min(grid.bars, MAX_BARS)
+    scores = repetition_scores(self_similarity(line[:considered], chroma[:considered]),
+                               min(8, bars))
     entries = np.flatnonzero(melodic)
     candidates = entries[entries <= min(last_start, len(scores) - 1)]
     length = min(bars, grid.bars)

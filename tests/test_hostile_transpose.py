@@ -14,98 +14,12 @@ import struct
 import factories as f
 import numpy as np
 import pytest
+from hostile_midi import DRUMS, SONG_CASES, song
 
 from training.score import fold_pitches
 from training.validate import BadMidi, parse_midi
 
-DRUMS = 9
-
-
-def _vlq(value: int) -> bytes:
-    out = [value & 0x7F]
-    while value > 0x7F:
-        value >>= 7
-        out.append(0x80 | (value & 0x7F))
-    return bytes(reversed(out))
-
-
-def _meta(kind: int, body: bytes) -> bytes:
-    return bytes([0xFF, kind]) + _vlq(len(body)) + body
-
-
-class Track:
-    """Raw MTrk events; remembers where each note key byte is (offset in the events)."""
-
-    def __init__(self) -> None:
-        self.events = bytearray()
-        self.keys: list[tuple[int, int]] = []  # (offset, channel)
-        self.signatures: list[int] = []  # offsets of well-formed key-signature data
-
-    def raw(self, delta: int, body: bytes) -> Track:
-        self.events += _vlq(delta) + body
-        return self
-
-    def note(self, delta: int, status: int | None, key: int, value: int, channel: int) -> Track:
-        """A keyed channel message; `status` None means running status."""
-        self.events += _vlq(delta) + (bytes([status]) if status is not None else b"")
-        self.keys.append((len(self.events), channel))
-        self.events += bytes([key, value])
-        return self
-
-    def key_signature(self, sharps: int, minor: int) -> Track:
-        self.events += b"\x00\xff\x59\x02"
-        self.signatures.append(len(self.events))
-        self.events += bytes([sharps & 0xFF, minor])
-        return self
-
-    def chunk(self) -> bytes:
-        events = bytes(self.events) + b"\x00\xff\x2f\x00"
-        return b"MTrk" + struct.pack(">L", len(events)) + events
-
-
-def song(conductor_extra: bytes = b"", *, between: bytes = b"", n_tracks: int | None = None,
-         signature: bool = False) -> tuple[bytes, list[tuple[int, int]], list[int]]:
-    """(file, [(offset, channel) of every note key byte], [key-signature data offsets])."""
-    conductor = Track().raw(0, _meta(0x51, b"\x07\xa1\x20"))  # 120 qpm
-    if signature:
-        conductor.key_signature(-2, 0)  # Bb major
-    if conductor_extra:
-        conductor.raw(0, conductor_extra)
-    band = Track().raw(0, b"\xc0\x00").raw(0, b"\xf0\x05\x7e\x7f\x09\x01\xf7")  # program, sysex
-    for i, pitch in enumerate((58, 62, 65, 70, 127)):
-        band.note(0, 0x90, pitch, 90, 0).note(0, 0x99, 36 + i, 100, DRUMS)
-        band.note(240, 0xA0, pitch, 30, 0)  # polyphonic aftertouch
-        band.note(200, 0x80, pitch, 64, 0).note(0, 0x89, 36 + i, 64, DRUMS)
-        band.note(40, 0x90, pitch - 12, 80, 0).note(480, None, pitch - 12, 0, 0)  # running
-    chunks = [conductor, band]
-    header = b"MThd" + struct.pack(">LHHH", 6, 1, n_tracks or len(chunks), 480)
-    data, keys, signatures = header + between, [], []
-    for track in chunks:
-        start = len(data) + 8
-        keys += [(start + at, channel) for at, channel in track.keys]
-        signatures += [start + at for at in track.signatures]
-        data += track.chunk()
-    return data, keys, signatures
-
-
-def _unknown_chunk() -> bytes:
-    return b"XFIH" + struct.pack(">L", 5) + b"\x00\x01\x02\xff\x90"
-
-
-CASES = {
-    "valid-key-signature": {"signature": True},
-    "key-signature-14-05": {"conductor_extra": _meta(0x59, b"\x14\x05")},
-    "key-signature-8-flats": {"conductor_extra": _meta(0x59, b"\xf8\x00")},
-    "short-tempo": {"conductor_extra": _meta(0x51, b"\x07\xa1")},
-    "empty-tempo": {"conductor_extra": _meta(0x51, b"")},
-    "short-key-signature": {"conductor_extra": _meta(0x59, b"\x00")},
-    "short-time-signature": {"conductor_extra": _meta(0x58, b"\x04")},
-    "smpte-frame-rate-7": {"conductor_extra": _meta(0x54, b"\xe0\x00\x00\x00\x00")},
-    "unknown-chunk-first": {"between": _unknown_chunk()},
-    "3-MB-text": {"conductor_extra": _meta(0x01, b"la " * 1_000_000)},
-    "header-promises-more-tracks": {"n_tracks": 5},
-    "40000-tracks-promised": {"n_tracks": 40_000},
-}
+CASES = SONG_CASES  # built in tests/hostile_midi.py, which the fuzz corpus starts from
 
 
 def _transpose(tmp_path, data: bytes, to: str = "G"):

@@ -7,8 +7,9 @@ corpus): tempo, time and key signatures from track 0 only; one instrument per (p
 track) in order of first note; a note-off closes every open note of its pitch started on an
 earlier tick; unclosed notes dropped; the program in force when a note ends; controllers and
 pitch bends that come before an instrument's first note kept with it. Two deliberate
-differences: an invalid time or key signature is dropped instead of failing the whole file, and
-huge tick values are converted without pretty_midi's tick-by-tick lookup table.
+differences: an invalid time or key signature (a denominator past 1/64 included) is dropped
+instead of failing the whole file, and huge tick values are converted without pretty_midi's
+tick-by-tick lookup table.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from training.smf import SmfError, SmfFile, Track, read_smf
 
 MAX_TICK = 10_000_000  # pretty_midi's bound: a larger tick means a corrupt file
 DRUM_CHANNEL = 9
+# A time signature's denominator is 2 ** its second byte; past 1/64 it is corruption (a byte
+# of 255 would be a 78-digit number no NoteSequence can hold), dropped like any invalid one.
+MAX_DENOMINATOR_POWER = 6
 
 NOTE = np.dtype([("instrument", np.int32), ("pitch", np.int32), ("velocity", np.int32),
                  ("start", np.float64), ("end", np.float64)])
@@ -97,7 +101,8 @@ def score_from_smf(smf: SmfFile) -> Score:
 
     time_signatures, key_signatures, text_ticks = [], [], []
     for meta in tracks[0].metas if tracks else ():
-        if meta.type == 0x58 and len(meta.data) >= 2 and meta.data[0] > 0:
+        if (meta.type == 0x58 and len(meta.data) >= 2 and meta.data[0] > 0
+                and meta.data[1] <= MAX_DENOMINATOR_POWER):
             time_signatures.append((meta.tick, meta.data[0], 2 ** meta.data[1]))
         elif meta.type == 0x59 and len(meta.data) >= 2:
             sharps = meta.data[0] - 256 if meta.data[0] > 127 else meta.data[0]

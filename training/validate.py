@@ -8,6 +8,7 @@ each of these with a reason rather than crash or hang, so parsing runs under a t
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -42,6 +43,11 @@ class Limits:
     min_notes: int = 1
 
 
+# What every command reads with: the corpus' limits, less its minimum length (a corpus wants
+# songs; a command plays, transposes or continues whatever it is given).
+COMMAND_LIMITS = Limits(min_duration=0.0)
+
+
 @contextlib.contextmanager
 def deadline(seconds: float) -> Iterator[None]:
     """Raise BadMidi('timeout') if the body uses more than `seconds` of CPU (main thread only).
@@ -72,7 +78,9 @@ def check_bytes(data: bytes, limits: Limits) -> None:
     if len(data) == 0:
         raise BadMidi("empty", "the file is empty")
     if len(data) > limits.max_bytes:
-        raise BadMidi("too-large", f"{len(data)} bytes is over the {limits.max_bytes}-byte limit")
+        # no size: a reader that stops one byte past the limit cannot know it, and every
+        # reader must give the same reason
+        raise BadMidi("too-large", f"over the {limits.max_bytes}-byte limit")
     if not data.startswith(b"MThd") and not is_rmid(data):
         start = data[:16].lstrip().lower()
         what = "an HTML page" if start.startswith((b"<!doctype", b"<html")) else "not a MIDI file"
@@ -85,6 +93,21 @@ def check_bytes(data: bytes, limits: Limits) -> None:
         data = data[start:end]
     if len(data) < 14:
         raise BadMidi("corrupt", "truncated MIDI header")
+
+
+def read_file(path: str | os.PathLike, limits: Limits = COMMAND_LIMITS) -> bytes:
+    """A MIDI file's bytes as every command reads them: at most one byte past the size limit,
+    so a 10 GB file is refused as too large without being loaded. An unreadable file is
+    BadMidi("unreadable") with the reason alone; the caller names the file."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(limits.max_bytes + 1)
+    except FileNotFoundError:
+        raise BadMidi("unreadable", "no such file") from None
+    except IsADirectoryError:
+        raise BadMidi("unreadable", "is a folder, not a MIDI file") from None
+    except OSError as exc:
+        raise BadMidi("unreadable", exc.strerror or str(exc)) from None
 
 
 def parse_midi(data: bytes, limits: Limits = Limits()) -> Score:

@@ -9,10 +9,10 @@
 
 from composer.render.files import write_audio
 from composer.render.loudness import integrated_loudness, limit, normalize, peak_db
-from composer.render.midi import RenderError, read_sequence
+from composer.render.midi import MAX_MINUTES, RenderError, check_length, read_sequence
 from composer.render.seams import overlap_add, starts, wrap_tail
 from composer.render.synth import Renderer, render_file
 
-__all__ = ["RenderError", "Renderer", "integrated_loudness", "limit", "normalize",
+__all__ = ["MAX_MINUTES", "RenderError", "Renderer", "check_length", "integrated_loudness", "limit", "normalize",
            "overlap_add", "peak_db", "read_sequence", "render_file", "starts", "wrap_tail",
            "write_audio"]

@@ -2,37 +2,66 @@
 
 from __future__ import annotations
 
+import math
 import os
-from pathlib import Path
+
+MAX_MINUTES = 30.0  # the most audio a render makes unless the user asks for more
 
 
 class RenderError(ValueError):
     """Input the renderer cannot use (bad MIDI, unloadable soundfont); str() names the file."""
 
 
+def check_length(sequence, path: str | os.PathLike, max_minutes: float | None = MAX_MINUTES,
+                 tail: float = 0.0, option: str = "--max-minutes") -> None:
+    """Refuse, before any synthesis, a file that would become more than `max_minutes` of audio.
+
+    A 60-byte file holding one 59-minute note is valid MIDI; rendering it unasked costs
+    minutes of CPU and gigabytes of disk, so the limit is explicit and the message says which
+    option raises it. None means no limit.
+    """
+    if max_minutes is None:
+        return
+    minutes = (sequence.total_time + tail) / 60.0
+    if minutes > max_minutes:
+        raise RenderError(f"{path}: would render {minutes:.1f} minutes of audio, more than the "
+                          f"{max_minutes:g}-minute limit; raise it with {option} "
+                          f"{math.ceil(minutes)}")
+
+
 def read_sequence(path: str | os.PathLike):
     """A MIDI file as a NoteSequence, read the way corpus ingest reads it (training.score).
 
-    Every way a file can be bad (missing, empty, not MIDI, truncated, no notes, absurd tempo)
-    becomes one RenderError line naming the file.
+    Every way a file can be bad (missing, empty, not MIDI, truncated, too large, no notes,
+    absurd tempo) becomes one RenderError line naming the file; a huge file is refused
+    without being loaded.
     """
     from training.score import to_notesequence
-    from training.validate import BadMidi, Limits, parse_midi
+    from training.validate import COMMAND_LIMITS, BadMidi, parse_midi, read_file
 
-    path = Path(path)
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise RenderError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise RenderError(f"{path}: is a folder, not a MIDI file") from None
-    except OSError as exc:
-        raise RenderError(f"{path}: {exc.strerror or exc}") from None
-    try:
-        score = parse_midi(data, Limits(min_duration=0.0))
+        score = parse_midi(read_file(path), COMMAND_LIMITS)
     except BadMidi as exc:
         raise RenderError(f"{path}: {exc.detail}") from None
     return to_notesequence(score)
+
+
+def excerpt(sequence, seconds: float, *, cut_notes: bool = False):
+    """A copy of the sequence cut to its first `seconds`: notes, controllers and bends that
+    start later are dropped, notes that start earlier are kept whole (or, with `cut_notes`,
+    end there too)."""
+    end = seconds - 1e-9
+    out = type(sequence)()
+    out.CopyFrom(sequence)
+    del out.notes[:], out.control_changes[:], out.pitch_bends[:]
+    out.notes.extend(n for n in sequence.notes if n.start_time < end)
+    if cut_notes:
+        for note in out.notes:
+            note.end_time = min(note.end_time, seconds)
+    out.control_changes.extend(c for c in sequence.control_changes if c.time < end)
+    out.pitch_bends.extend(b for b in sequence.pitch_bends if b.time < end)
+    out.total_time = seconds
+    return out
 
 
 def constant_tempo(sequence) -> float | None:
