@@ -848,12 +848,18 @@ def render(
     tail: Annotated[float, typer.Option(
         "--tail", help="Most seconds the sound may ring on after the last note")] = 5.0,
     depth: Annotated[str, typer.Option("--depth", help="Sample format: 16, 24 or float (.wav)")] = "16",
+    max_minutes: Annotated[float, typer.Option(
+        "--max-minutes", help="Refuse to make more audio than this (a tiny file can hold an "
+                              "hour-long note)")] = 30.0,
 ) -> None:
-    """Render a MIDI file to WAV or FLAC with FluidSynth, loudness-normalised and peak-safe."""
+    """Render a MIDI file to WAV or FLAC with FluidSynth, loudness-normalised and peak-safe.
+
+    The audio streams to the file as it is made: memory stays the same for a minute or an
+    hour."""
     import time
 
-    from composer.render import Renderer, peak_db, read_sequence, write_audio
-    from composer.render import normalize as normalized
+    from composer.render import Renderer, check_length, read_sequence
+    from composer.render.bounce import bounce
     from composer.render.files import check_target
 
     check_target(output, depth)  # a bad output name fails before the render, not after
@@ -861,24 +867,27 @@ def render(
         raise ValueError(f"--program {program}: a GM program is 0..127")
     if tail < 0:
         raise ValueError(f"--tail {tail:g}: must be zero or more seconds")
+    if max_minutes <= 0:
+        raise ValueError(f"--max-minutes {max_minutes:g}: must be more than zero")
     sequence = read_sequence(input)
+    check_length(sequence, input, max_minutes, tail)
     started = time.perf_counter()
     from composer.progress import RichProgress
 
     with Renderer(soundfont, sample_rate, reverb=reverb, chorus=chorus, lufs=lufs,
                   ceiling_db=ceiling, max_tail=tail) as renderer, RichProgress(err) as progress:
         loaded = time.perf_counter()
-        clip = renderer.render(sequence, program=program, normalize=False, progress=progress)
-    rendered = time.perf_counter()
-    audio = normalized(clip.audio, sample_rate, lufs, ceiling)[0] if normalize else clip.audio
-    leveled = time.perf_counter()
-    write_audio(output, audio, sample_rate, depth)
+        done = bounce(renderer, sequence, output, program=program, normalize=normalize,
+                      depth=depth, progress=progress)
+    if done.dropped_voices:
+        err.print(f"warning: {input}: FluidSynth had no free voice for {done.dropped_voices:,} "
+                  f"notes (polyphony 256), so the largest chords lost notes")
     level = f"{lufs:g} LUFS, " if normalize else ""
-    out.print(f"{output}: {clip.seconds:.2f} s + {len(clip.tail) / sample_rate:.2f} s tail at "
-              f"{sample_rate} Hz, {level}peak {peak_db(audio):.1f} dBFS; rendered in "
-              f"{rendered - loaded:.2f} s ({clip.seconds / max(rendered - loaded, 1e-9):.0f}x "
-              f"real time)" + (f", normalised in {leveled - rendered:.2f} s" if normalize else "")
-              + f", after {loaded - started:.2f} s loading the soundfont")
+    out.print(f"{output}: {done.seconds:.2f} s + {done.tail:.2f} s tail at {sample_rate} Hz, "
+              f"{level}peak {done.peak_db:.1f} dBFS; rendered in {done.render_seconds:.2f} s "
+              f"({done.seconds / max(done.render_seconds, 1e-9):.0f}x real time), written in "
+              f"{done.finish_seconds:.2f} s, after {loaded - started:.2f} s loading the "
+              "soundfont")
 
 
 @app.command("loop")
@@ -900,6 +909,9 @@ def loop(
                                                       "scores and the detector's scores")] = False,
     soundfont: Annotated[str | None, typer.Option("--soundfont", help="Soundfont for MIDI input")
                          ] = None,
+    window: Annotated[float, typer.Option(
+        "--window", help="Seconds from the start to search (memory stays bounded however "
+                         "long the file)")] = 240.0,
 ) -> None:
     """Find the most seamless loop of whole bars; save it with loop points and tempo."""
     import dataclasses
@@ -915,13 +927,24 @@ def loop(
             raise ValueError(f"{name} {value}: must be at least {low}")
     if qpm is not None and not 20 <= qpm <= 400:
         raise ValueError(f"--qpm {qpm:g}: give a tempo between 20 and 400")
+    if not window > 0:
+        raise ValueError(f"--window {window:g}: must be more than zero seconds")
     started = time.perf_counter()
-    if input.suffix.lower() in (".mid", ".midi"):
-        from composer.render import render_file
+    from training.sources import MIDI_SUFFIXES
 
-        clip = render_file(input, soundfont)
+    if input.suffix.lower() in MIDI_SUFFIXES:
+        from composer.render import Renderer, read_sequence
+        from composer.render.midi import excerpt
+
+        sequence = read_sequence(input)
+        length = sequence.total_time
+        if length > window:
+            sequence = excerpt(sequence, window, cut_notes=True)
+        with Renderer(soundfont) as renderer:
+            clip = renderer.render(sequence)
     else:
-        clip = read_audio(input)
+        clip = read_audio(input, window + 1.0)  # a second more: the tail after the window
+        length = _audio_seconds(input)
     if qpm is not None:
         clip = dataclasses.replace(clip, qpm=qpm)
     if beats_per_bar is not None:
@@ -930,6 +953,9 @@ def loop(
     write_loop(output, found, beats_per_bar=clip.beats_per_bar)
     elapsed = time.perf_counter() - started
     sample_rate, seam = found.sample_rate, found.seam
+    if length > window:
+        err.print(f"note: {input}: searched the first {_minutes(window)} of "
+                  f"{_minutes(length)} (--window)")
     grid = ("exact, from the score" if clip.qpm and qpm is None else
             "exact, from --qpm" if clip.qpm else "estimated by beat tracking")
     verdict = "all <= 1" if seam.ok else "above 1: the seam may be heard"
@@ -963,6 +989,17 @@ def loop(
     out.print(seams)
     out.print(f"{output}: written with loop points 0 .. {found.frames} and "
               f"{found.qpm:.2f} bpm, {found.bars * clip.beats_per_bar} beats")
+
+
+def _audio_seconds(path: Path) -> float:
+    import soundfile
+
+    info = soundfile.info(str(path))
+    return info.frames / info.samplerate
+
+
+def _minutes(seconds: float) -> str:
+    return f"{int(seconds // 60)}:{seconds % 60:04.1f}"
 
 
 # The download options `fetch lakh` and `fetch pop909` share.

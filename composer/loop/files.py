@@ -40,8 +40,10 @@ class LoopPoints:
 
 # --- reading audio ----------------------------------------------------------------------
 
-def read_audio(path: str | os.PathLike) -> Clip:
-    """Any file libsndfile reads (WAV, FLAC, OGG, AIFF, MP3 ...) as a float32 Clip."""
+def read_audio(path: str | os.PathLike, seconds: float | None = None) -> Clip:
+    """Any file libsndfile reads (WAV, FLAC, OGG, AIFF, MP3 ...) as a float32 Clip; with
+    `seconds`, only that much from the start (an hour-long file is not read whole to find
+    a loop of a few bars)."""
     import soundfile
 
     path = Path(path)
@@ -50,7 +52,10 @@ def read_audio(path: str | os.PathLike) -> Clip:
     if path.is_dir():
         raise LoopError(f"{path}: is a folder, not an audio file")
     try:
-        audio, sample_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+        with soundfile.SoundFile(str(path)) as handle:
+            sample_rate = handle.samplerate
+            frames = -1 if seconds is None else round(seconds * sample_rate)
+            audio = handle.read(frames, dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, TypeError) as exc:
         reason = str(exc).split(":")[-1].strip() or "unknown format"
         raise LoopError(f"{path}: not an audio file this can read ({reason})") from None

@@ -25,6 +25,8 @@ BLOCK_SECONDS = 0.4  # BS.1770's gating block: shorter audio has no integrated l
 LIMITER_SECONDS = 0.005  # how far ahead the limiter starts to pull a peak down
 KERNEL_SECONDS = 0.1  # the K-weighting's impulse response, as an FIR
 KERNEL_BLOCK = 1 << 15  # frames per FFT block when applying it
+WHOLE_FRAMES = 1 << 20  # audio up to this long (24 s) is measured in one piece ...
+METER_FRAMES = 1 << 16  # ... longer audio block by block, in memory that does not grow
 
 
 def db_to_gain(db: float) -> float:
@@ -44,8 +46,13 @@ def integrated_loudness(audio: np.ndarray, sample_rate: int) -> float:
         return float("-inf")
     if len(audio) < block:
         audio = np.resize(audio, (block, *audio.shape[1:]))  # repeats the rows
-    weighted = k_weighted(audio.reshape(len(audio), -1), sample_rate)
-    return gated_loudness(weighted, sample_rate)
+    audio = audio.reshape(len(audio), -1)
+    if len(audio) <= WHOLE_FRAMES:
+        return gated_loudness(k_weighted(audio, sample_rate), sample_rate)
+    meter = LoudnessMeter(sample_rate, audio.shape[1])  # a long file: its copies stay small
+    for start in range(0, len(audio), METER_FRAMES):
+        meter.add(audio[start:start + METER_FRAMES])
+    return meter.loudness()
 
 
 def _biquad(kind: str, gain_db: float, q: float, fc: float, sample_rate: int) -> np.ndarray:
@@ -89,15 +96,28 @@ def gated_loudness(weighted: np.ndarray, sample_rate: int, block: float = BLOCK_
                    overlap: float = 0.75) -> float:
     """BS.1770-4's gated loudness of K-weighted (frames, channels) audio: mean squares over
     400 ms blocks every 100 ms, an absolute gate at -70 LUFS, a relative one 10 LU below."""
-    seconds = len(weighted) / sample_rate
-    step = block * (1.0 - overlap)
-    count = int(np.round((seconds - block) / step)) + 1
-    lower = (block * np.arange(count) * (1.0 - overlap) * sample_rate).astype(np.int64)
-    upper = (block * (np.arange(count) * (1.0 - overlap) + 1) * sample_rate).astype(np.int64)
-    upper = np.minimum(upper, len(weighted))  # the last block may run past the end
+    lower, upper = _gating_blocks(len(weighted), sample_rate, block, overlap)
     energy = np.concatenate([np.zeros((1, weighted.shape[1])),
                              np.cumsum(np.square(weighted, dtype=np.float64), axis=0)])
-    z = (energy[upper] - energy[lower]) / (block * sample_rate)  # (blocks, channels)
+    return _gate((energy[upper] - energy[lower]) / (block * sample_rate))
+
+
+def _gating_blocks(frames: int, sample_rate: int, block: float = BLOCK_SECONDS,
+                   overlap: float = 0.75, first: int = 0,
+                   count: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(lower, upper) frame bounds of gating blocks `first`.. (all of them for `frames` of
+    audio when `count` is None), the last one cut at the end, as pyloudnorm places them."""
+    if count is None:
+        seconds = frames / sample_rate
+        count = int(np.round((seconds - block) / (block * (1.0 - overlap)))) + 1 - first
+    k = np.arange(first, first + max(count, 0))
+    lower = (block * k * (1.0 - overlap) * sample_rate).astype(np.int64)
+    upper = (block * (k * (1.0 - overlap) + 1) * sample_rate).astype(np.int64)
+    return lower, np.minimum(upper, frames)
+
+
+def _gate(z: np.ndarray) -> float:
+    """Integrated loudness from each gating block's mean square per channel (blocks, channels)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         levels = -0.691 + 10.0 * np.log10(z.sum(axis=1))
         loud = levels >= -70.0
@@ -105,6 +125,62 @@ def gated_loudness(weighted: np.ndarray, sample_rate: int, block: float = BLOCK_
         kept = (levels > relative) & (levels > -70.0)
         mean = np.nan_to_num(z[kept].mean(axis=0)) if kept.any() else np.zeros(z.shape[1])
         return float(-0.691 + 10.0 * np.log10(mean.sum()))
+
+
+class LoudnessMeter:
+    """Integrated loudness and peak of audio that arrives in blocks, in memory that does not
+    grow with its length: what a render streamed to disk is normalised by.
+
+    The K-weighting FIR carries its last taps from block to block, and only the running
+    energy at each gating block's two bounds is kept (2 numbers a channel per 100 ms), so
+    the result is integrated_loudness() of the whole, to float rounding.
+    """
+
+    def __init__(self, sample_rate: int, channels: int = 2):
+        self.sample_rate, self.channels = sample_rate, channels
+        self._kernel = _k_weighting_kernel(sample_rate)
+        self._history = np.zeros((channels, len(self._kernel) - 1), np.float32)
+        self._energy = np.zeros(channels)  # running sum of squares of the weighted audio
+        self._marks: dict[int, np.ndarray] = {0: np.zeros(channels)}
+        self._short = int(np.ceil(BLOCK_SECONDS * sample_rate)) + 1
+        self._head: list[np.ndarray] = []  # audio shorter than one block is measured whole
+        self.frames = 0
+        self.peak = 0.0
+
+    def add(self, audio: np.ndarray) -> None:
+        """The next (frames, channels) block."""
+        n = len(audio)
+        if n == 0:
+            return
+        if self.frames < self._short:
+            self._head.append(audio[:self._short - self.frames].copy())
+        self.peak = max(self.peak, float(np.max(np.abs(audio))))
+        x = np.concatenate([self._history, np.ascontiguousarray(audio.T, dtype=np.float32)],
+                           axis=1)
+        self._history = x[:, n:]
+        weighted = convolve_valid(x, self._kernel, KERNEL_BLOCK).T
+        running = self._energy + np.cumsum(np.square(weighted, dtype=np.float64), axis=0)
+        start, end = self.frames, self.frames + n
+        step = BLOCK_SECONDS * 0.25 * self.sample_rate
+        first = max(0, int((start - BLOCK_SECONDS * self.sample_rate) // step) - 1)
+        lower, upper = _gating_blocks(end, self.sample_rate, first=first,
+                                      count=int(end // step) + 2 - first)
+        for bound in np.unique(np.concatenate([lower, upper])).tolist():
+            if start < bound <= end:
+                self._marks[bound] = running[bound - start - 1].copy()  # not a view of it all
+        self._energy = running[-1].copy()
+        self.frames = end
+
+    def loudness(self) -> float:
+        """LUFS of everything added; -inf for silence."""
+        if self.peak == 0.0:
+            return float("-inf")
+        if self.frames < self._short:
+            return integrated_loudness(np.concatenate(self._head), self.sample_rate)
+        lower, upper = _gating_blocks(self.frames, self.sample_rate)
+        marks = {**self._marks, self.frames: self._energy}
+        energy = [np.array([marks[int(b)] for b in bounds]) for bounds in (lower, upper)]
+        return _gate((energy[1] - energy[0]) / (BLOCK_SECONDS * self.sample_rate))
 
 
 def limit(audio: np.ndarray, sample_rate: int, ceiling_db: float = -1.0) -> np.ndarray:
@@ -126,6 +202,12 @@ def limit(audio: np.ndarray, sample_rate: int, ceiling_db: float = -1.0) -> np.n
     gain = gain.astype(audio.dtype)
     out = audio * (gain[:, None] if audio.ndim == 2 else gain)
     return np.clip(out, -ceiling, ceiling)  # float rounding: the last ulp stays under too
+
+
+def limiter_margin(sample_rate: int) -> int:
+    """Frames on each side that limit() looks at to decide a frame's gain: limiting a block
+    with this much of its neighbours around it gives exactly what limiting the whole would."""
+    return 2 * max(1, round(LIMITER_SECONDS * sample_rate)) + 2
 
 
 def normalize(audio: np.ndarray, sample_rate: int, target_lufs: float = -16.0,

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import ctypes
 import os
+import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Self
@@ -22,7 +23,7 @@ from composer.audio import SAMPLE_RATE, Clip
 from composer.render.events import BEND, CONTROL, DRUM_BANK, OFF, ON, Events, schedule
 from composer.render.loudness import normalize as normalize_loudness
 from composer.phrase import Phrase
-from composer.render.midi import RenderError, bar_seconds, read_sequence
+from composer.render.midi import RenderError, bar_seconds, excerpt, read_sequence
 from composer.render.seams import wrap_tail
 
 BLOCK = 64  # FluidSynth's internal block: events take effect on block boundaries
@@ -32,6 +33,93 @@ SILENT = 1e-7  # -140 dBFS: the reverb has rung out
 TAIL_FLOOR = 1e-6  # -120 dBFS: a tail always ends here, however quiet the phrase
 MAX_DRAIN_SECONDS = 30.0
 SUSTAIN, ALL_NOTES_OFF = 64, 123
+CHUNK = 1 << 15  # frames a streamed render hands out at a time (0.74 s at 44.1 kHz)
+FLUID_ERR, FLUID_WARN = 1, 2  # FluidSynth's log levels
+NO_VOICE = "Failed to allocate a synthesis process"
+NO_PRESET = "There is no preset with bank number"  # Renderer._select falls back, or says so
+
+
+class _VoiceLog:
+    """FluidSynth's warnings and errors, with its voice-allocation failures counted rather than
+    printed: a chord larger than the polyphony makes it print one line per note it drops
+    (thousands), where one line of summary says it all. A missing preset is not news either
+    (the renderer falls back, or raises saying so). Anything else still reaches stderr."""
+
+    def __init__(self) -> None:
+        self.dropped = 0
+        self._callback = None
+
+    def install(self, library) -> None:
+        if self._callback is not None:
+            return
+
+        def log(level: int, message: bytes | None, data) -> None:
+            text = message.decode(errors="replace") if message else ""
+            if text.startswith(NO_VOICE):
+                self.dropped += 1
+            elif not text.startswith(NO_PRESET):
+                kind = "error" if level == FLUID_ERR else "warning"
+                sys.stderr.write(f"fluidsynth: {kind}: {text}\n")
+
+        self._callback = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_char_p,
+                                          ctypes.c_void_p)(log)
+        setter = library.fluid_set_log_function
+        setter.restype = ctypes.c_void_p
+        setter.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
+        for level in (FLUID_ERR, FLUID_WARN):
+            setter(level, ctypes.cast(self._callback, ctypes.c_void_p), None)
+
+
+_VOICE_LOG = _VoiceLog()
+
+
+class _Tape:
+    """Synth output written straight into float32 chunks of a fixed size (no copies); a full
+    chunk waits until the generator hands it out with take()."""
+
+    def __init__(self, synth, write, write_held, size: int):
+        self._synth, self._write, self._write_held, self.size = synth, write, write_held, size
+        self.pos = 0  # frames rendered in all
+        self._buffer: np.ndarray | None = None
+        self._fill = 0
+        self._done: list[np.ndarray] = []
+        self._peak = 0.0
+
+    def run(self, frames: int, *, held: bool = False, measure: bool = False) -> float:
+        """Render `frames` more; with `measure`, the sum of their squares."""
+        write = self._write_held if held else self._write
+        energy = 0.0
+        while frames > 0:
+            if self._buffer is None:
+                self._buffer = np.empty((self.size, 2), np.float32)  # the synth overwrites
+            n = min(frames, self.size - self._fill)
+            address = self._buffer.ctypes.data + 8 * self._fill
+            write(self._synth, n, address, 0, 2, address, 1, 2)
+            if measure:
+                part = self._buffer[self._fill:self._fill + n]
+                energy += float(np.sum(np.square(part, dtype=np.float64)))
+            self._fill += n
+            self.pos += n
+            frames -= n
+            if self._fill == self.size:
+                self._peak = max(self._peak, float(np.max(np.abs(self._buffer))))
+                self._done.append(self._buffer)
+                self._buffer, self._fill = None, 0
+        return energy
+
+    def peak(self) -> float:
+        """The highest sample so far."""
+        if self._buffer is None or not self._fill:
+            return self._peak
+        return max(self._peak, float(np.max(np.abs(self._buffer[:self._fill]))))
+
+    def take(self, final: bool = False) -> Iterator[np.ndarray]:
+        """The full chunks; with `final`, the partial one too."""
+        done, self._done = self._done, []
+        yield from done
+        if final and self._buffer is not None and self._fill:
+            last, self._buffer, self._fill = self._buffer[:self._fill], None, 0
+            yield last
 
 
 def _bind(library) -> dict:
@@ -116,6 +204,8 @@ class Renderer:
             self._synth.delete()
             raise RenderError(f"{self.soundfont}: FluidSynth cannot load this soundfont")
         self._written = 0  # frames rendered since the synth was made, for block alignment
+        self.dropped_voices = 0  # notes the last render lost for want of polyphony
+        _VOICE_LOG.install(fluidsynth._fl)
         self._lock = threading.Lock()
         self._silence()  # start the first render the way every later one starts
 
@@ -148,19 +238,12 @@ class Renderer:
         """
         if not isinstance(phrase, Phrase):
             phrase = Phrase.from_sequence(phrase)
-        if program is not None and not 0 <= program <= 127:
-            raise RenderError(f"GM program {program} is outside 0..127")
-        sequence, sample_rate = phrase.sequence, self.sample_rate
-        events = schedule(sequence, sample_rate, program, self.channels)
-        frames = round(sequence.total_time * sample_rate)
-        cap = round((self.max_tail if max_tail is None else max_tail) * sample_rate)
-        with self._lock:
-            if self._synth is None:
-                raise RenderError("this renderer is closed")
-            if len(sequence.notes):
-                audio = self._play(events, max(frames, events.end), cap, progress)
-            else:  # exactly silent, not the reverb's anti-denormal hum
-                audio = np.zeros((frames, 2), np.float32)
+        sample_rate = self.sample_rate
+        frames = round(phrase.sequence.total_time * sample_rate)
+        chunks = list(self.stream(phrase, program=program, max_tail=max_tail, chunk=None,
+                                  progress=progress))
+        audio = (chunks[0] if len(chunks) == 1 else
+                 np.concatenate(chunks) if chunks else np.zeros((0, 2), np.float32))
         if normalize:
             audio = self.normalize(audio)
         return Clip(audio=audio, sample_rate=sample_rate, frames=frames, qpm=phrase.grid_qpm,
@@ -185,7 +268,7 @@ class Renderer:
             phrase = Phrase.from_sequence(phrase)
         if bars is not None:
             qpm = qpm or phrase.qpm or 120.0
-            cut = _first(phrase.sequence, bars * bar_seconds(phrase.sequence, qpm))
+            cut = excerpt(phrase.sequence, bars * bar_seconds(phrase.sequence, qpm))
             phrase = replace(phrase, sequence=cut, bars=bars)
         clip = self.render(phrase, program=program, normalize=False)
         period = wrap_tail(clip)
@@ -197,64 +280,87 @@ class Renderer:
         so a pipeline may do it in another thread than the rendering."""
         return normalize_loudness(audio, self.sample_rate, self.lufs, self.ceiling_db)[0]
 
-    def _play(self, events: Events, end: int, cap: int,
-              progress: Callable[[str, int, int], None] | None = None) -> np.ndarray:
+    def stream(self, phrase: Phrase | object, *, program: int | None = None,
+               max_tail: float | None = None, chunk: int | None = CHUNK,
+               progress: Callable[[str, int, int], None] | None = None) -> Iterator[np.ndarray]:
+        """The phrase's audio (tail included, not normalised) as float32 (frames, 2) chunks of
+        `chunk` frames, the last one shorter: what a file of any length is rendered through,
+        in memory that does not grow with it (None: one chunk, the whole). The synth is held
+        until the iterator is done or closed."""
+        if not isinstance(phrase, Phrase):
+            phrase = Phrase.from_sequence(phrase)
+        if program is not None and not 0 <= program <= 127:
+            raise RenderError(f"GM program {program} is outside 0..127")
+        sequence, sample_rate = phrase.sequence, self.sample_rate
+        events = schedule(sequence, sample_rate, program, self.channels)
+        frames = round(sequence.total_time * sample_rate)
+        cap = round((self.max_tail if max_tail is None else max_tail) * sample_rate)
+        with self._lock:
+            if self._synth is None:
+                raise RenderError("this renderer is closed")
+            if not len(sequence.notes):  # exactly silent, not the reverb's anti-denormal hum
+                size = chunk or max(frames, 1)
+                for start in range(0, frames, size):
+                    yield np.zeros((min(size, frames - start), 2), np.float32)
+                return
+            end = max(frames, events.end)
+            yield from self._play(events, end, cap, chunk or end + cap, progress)
+
+    def _play(self, events: Events, end: int, cap: int, chunk: int,
+              progress: Callable[[str, int, int], None] | None = None) -> Iterator[np.ndarray]:
         """Run the synth through the events, then on through the tail; leave it silent."""
         c, synth = self._c, self._handle
-        write, noteon, noteoff, cc, bend = (c["write"], c["noteon"], c["noteoff"], c["cc"],
-                                            c["bend"])
+        noteon, noteoff, cc, bend = c["noteon"], c["noteoff"], c["cc"], c["bend"]
         self._select(events)
-        buffer = np.zeros((end + cap, 2), np.float32)
-        base = buffer.ctypes.data
-        pos = 0
+        tape = _Tape(synth, c["write"], c["write_held"], chunk)
         second, total, report = self.sample_rate, end // self.sample_rate, self.sample_rate
-        for sample, kind, ch, a, b in zip(events.sample.tolist(), events.kind.tolist(),
-                                          events.channel.tolist(), events.data1.tolist(),
-                                          events.data2.tolist()):
-            if sample > pos:
-                address = base + 8 * pos
-                write(synth, sample - pos, address, 0, 2, address, 1, 2)
-                pos = sample
-                if progress is not None and pos >= report:
-                    report = (pos // second + 1) * second
-                    progress("render", pos // second, total)
-            if kind == ON:
-                noteon(synth, ch, a, b)
-            elif kind == OFF:
-                noteoff(synth, ch, a)
-            elif kind == CONTROL:
-                cc(synth, ch, a, b)
-            elif kind == BEND:
-                bend(synth, ch, a)
-        if end > pos:
-            write(synth, end - pos, base + 8 * pos, 0, 2, base + 8 * pos, 1, 2)
-        pos = end
-        if progress is not None:
-            progress("render", total, total)
-        for track in events.tracks:  # a pedal still down would hold notes forever
-            cc(synth, track.channel, SUSTAIN, 0)
-            cc(synth, track.channel, ALL_NOTES_OFF, 0)
-        pos = self._tail(buffer, pos, end + cap)
-        self._written += pos
-        self._silence()
-        return buffer[:pos]
+        dropped = _VOICE_LOG.dropped
+        try:
+            for sample, kind, ch, a, b in zip(events.sample.tolist(), events.kind.tolist(),
+                                              events.channel.tolist(), events.data1.tolist(),
+                                              events.data2.tolist()):
+                if sample > tape.pos:
+                    tape.run(sample - tape.pos)
+                    yield from tape.take()
+                    if progress is not None and tape.pos >= report:
+                        report = (tape.pos // second + 1) * second
+                        progress("render", tape.pos // second, total)
+                if kind == ON:
+                    noteon(synth, ch, a, b)
+                elif kind == OFF:
+                    noteoff(synth, ch, a)
+                elif kind == CONTROL:
+                    cc(synth, ch, a, b)
+                elif kind == BEND:
+                    bend(synth, ch, a)
+            if end > tape.pos:
+                tape.run(end - tape.pos)
+                yield from tape.take()
+            if progress is not None:
+                progress("render", total, total)
+            for track in events.tracks:  # a pedal still down would hold notes forever
+                cc(synth, track.channel, SUSTAIN, 0)
+                cc(synth, track.channel, ALL_NOTES_OFF, 0)
+            yield from self._tail(tape, end + cap)
+            yield from tape.take(final=True)
+        finally:
+            self._written += tape.pos
+            self.dropped_voices = _VOICE_LOG.dropped - dropped
+            self._silence()
 
-    def _tail(self, buffer: np.ndarray, pos: int, stop: int) -> int:
+    def _tail(self, tape: _Tape, stop: int) -> Iterator[np.ndarray]:
         """Render on in short chunks until one is `tail_db` below the body's peak."""
-        peak = float(np.max(np.abs(buffer[:pos]))) if pos else 0.0
+        peak = tape.peak()
         if peak == 0.0:
-            return pos
+            return
         threshold = max(peak * 10.0 ** (self.tail_db / 20.0), TAIL_FLOOR)
-        chunk = max(BLOCK, round(TAIL_CHUNK_SECONDS * self.sample_rate))
-        base = buffer.ctypes.data
-        while pos < stop:
-            n = min(chunk, stop - pos)
-            self._c["write_held"](self._handle, n, base + 8 * pos, 0, 2, base + 8 * pos, 1, 2)
-            rms = float(np.sqrt(np.mean(np.square(buffer[pos:pos + n], dtype=np.float64))))
-            pos += n
-            if rms < threshold:
+        piece = max(BLOCK, round(TAIL_CHUNK_SECONDS * self.sample_rate))
+        while tape.pos < stop:
+            n = min(piece, stop - tape.pos)
+            energy = tape.run(n, held=True, measure=True)
+            yield from tape.take()
+            if np.sqrt(energy / (2 * n)) < threshold:
                 break
-        return pos
 
     def _silence(self) -> None:
         """Nothing of this phrase may reach the next. FluidSynth's system reset neither stops
@@ -293,20 +399,6 @@ class Renderer:
                 kind = "drum kit" if track.bank == DRUM_BANK else "program"
                 raise RenderError(f"{self.soundfont}: has no {kind} {track.program} and no "
                                   "fallback preset")
-
-
-def _first(sequence, seconds: float):
-    """A copy of the sequence cut to its first `seconds`: notes, controllers and bends that
-    start later are dropped, notes that start earlier are kept whole."""
-    end = seconds - 1e-9
-    out = type(sequence)()
-    out.CopyFrom(sequence)
-    del out.notes[:], out.control_changes[:], out.pitch_bends[:]
-    out.notes.extend(n for n in sequence.notes if n.start_time < end)
-    out.control_changes.extend(c for c in sequence.control_changes if c.time < end)
-    out.pitch_bends.extend(b for b in sequence.pitch_bends if b.time < end)
-    out.total_time = seconds
-    return out
 
 
 def render_file(path: str | os.PathLike, soundfont: str | os.PathLike | None = None,
