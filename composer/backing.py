@@ -150,14 +150,18 @@ def _read_audio(path: Path, max_seconds: float) -> np.ndarray:
     half-hour file is refused without being decoded."""
     import soundfile
 
+    from models.stderr import quiet_stderr
+
     try:
-        info = soundfile.info(str(path))
+        with quiet_stderr():  # libmpg123 prints its own warnings about a broken MP3 frame
+            info = soundfile.info(str(path))
     except (soundfile.LibsndfileError, RuntimeError, TypeError):
         raise BackingError("is not MIDI or audio this can read (WAV, FLAC, MP3, OGG, AIFF)"
                            ) from None
     _check_length(info.frames / info.samplerate, max_seconds)
     try:
-        audio, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+        with quiet_stderr():
+            audio, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError) as exc:
         raise BackingError(f"cannot decode its audio ({str(exc).split(':')[-1].strip()})"
                            ) from None

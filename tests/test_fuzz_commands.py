@@ -133,6 +133,18 @@ def test_a_refused_file_is_one_unwrapped_error_line_and_exit_code_1(tmp_path, co
     assert not list(tmp_path.glob("out*"))
 
 
+@pytest.mark.parametrize("command", ["melody", "loop"])
+def test_a_broken_mp3_frame_is_our_one_line_not_the_decoders(tmp_path, command):
+    """libmpg123 prints its own warning to fd 2 about a lone MP3 frame header; the commands
+    that read audio keep it out of the one error line."""
+    src = _hostile(tmp_path, "mp3-frame-header")
+    result = f.run_cli(command, src, "-o", tmp_path / ("out.mid" if command == "melody"
+                                                       else "out.wav"))
+    assert result.returncode == 1
+    assert len(f.lines(result.stderr)) == 1, result.stderr
+    assert f.lines(result.stderr)[0].startswith(f"error: {src}: ")
+
+
 @pytest.mark.parametrize("name", ["time-signature-denominator-255", "song-smpte-frame-rate-7",
                                   "rmid", "chord-2048-notes-4-s"])
 def test_accepted_hostile_files_render(tmp_path, name):

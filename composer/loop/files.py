@@ -46,13 +46,15 @@ def read_audio(path: str | os.PathLike, seconds: float | None = None) -> Clip:
     a loop of a few bars)."""
     import soundfile
 
+    from models.stderr import quiet_stderr
+
     path = Path(path)
     if not path.exists():
         raise LoopError(f"{path}: no such file")
     if path.is_dir():
         raise LoopError(f"{path}: is a folder, not an audio file")
     try:
-        with soundfile.SoundFile(str(path)) as handle:
+        with quiet_stderr(), soundfile.SoundFile(str(path)) as handle:  # libmpg123 talks
             sample_rate = handle.samplerate
             frames = -1 if seconds is None else round(seconds * sample_rate)
             audio = handle.read(frames, dtype="float32", always_2d=True)
