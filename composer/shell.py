@@ -176,13 +176,13 @@ class Shell(cmd.Cmd):
         return False
 
     def do_validate(self, arg: str) -> bool:
-        from training.validate import BadMidi, Limits, parse_midi
+        from training.validate import BadMidi, Limits, parse_midi, read_file
 
         if not arg.strip():
             raise ValueError("validate needs a MIDI file")
         path = Path(shlex.split(arg)[0]).expanduser()
         try:
-            score = parse_midi(path.read_bytes(), Limits())
+            score = parse_midi(read_file(path, Limits()), Limits())  # bounded, as every reader
         except BadMidi as exc:
             self.say(f"{path}: invalid ({exc.reason}): {exc.detail}")
             return False
