@@ -830,6 +830,46 @@ def shell(
     Shell(settings, driver=str(output) if output else "speakers").cmdloop()
 
 
+@app.command("gui")
+@user_errors
+def gui(
+    model: Annotated[str | None, typer.Option("--model", "-m", help=MODEL_HELP + " (default: lstm)")] = None,
+    checkpoint: Annotated[list[Path] | None, typer.Option("--checkpoint", help=CHECKPOINT_HELP + "; repeat to offer several in the model control (the first plays first)")] = None,
+    qpm: Annotated[float, typer.Option("--qpm", help=QPM_HELP)] = 120.0,
+    program: Annotated[str | None, typer.Option("--program", help=PROGRAM_HELP)] = None,
+    temperature: Annotated[float | None, typer.Option("--temperature", help="Sampling temperature (default: the model's)")] = None,
+    bars: Annotated[int, typer.Option("--bars", help="Length of each loop in bars")] = 8,
+    crossfade: Annotated[float, typer.Option("--crossfade", help="Crossfade length in beats")] = 4.0,
+    loop_seconds: Annotated[float, typer.Option("--loop-seconds", help="How long each loop plays before the next comes in")] = 20.0,
+    seed: Annotated[int | None, typer.Option("--seed", help="Random seed for repeatable music")] = None,
+    soundfont: Annotated[str | None, typer.Option("--soundfont", help="Soundfont .sf2/.sf3")] = None,
+    output: Annotated[str, typer.Option("-o", "--output", help="speakers, null, or a .wav/.flac file written as it is heard; with no audio device the window plays to null in time and says so")] = "speakers",
+    midi_out: Annotated[bool, typer.Option("--midi-out", help="Start with MIDI out on (a toggle in the window): a virtual port named composer, or --midi-port")] = False,
+    midi_port: Annotated[str | None, typer.Option("--midi-port", help="MIDI out goes to the existing port whose name contains this")] = None,
+    size: Annotated[str, typer.Option("--size", help="Window size WxH (it can be resized)")] = "1280x720",
+) -> None:
+    """A window: play/pause, next, save, the controls, and live views of the music."""
+    from composer.player.sinks import DRIVERS
+
+    try:
+        width, height = (int(part) for part in size.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"--size {size!r}: give WxH, e.g. 1280x720") from None
+    if output not in ("speakers", "null") and Path(output).suffix.lower() not in (".wav", ".flac"):
+        raise ValueError(f"--output {output}: use {DRIVERS}")
+    folders = list(checkpoint or [])
+    for folder in folders:
+        generators.resolve(checkpoint=folder)  # a bad folder is one line, before any window
+    settings = _settings(model, folders[0] if folders else None, qpm=qpm,
+                         program=_program(program), temperature=temperature, bars=bars,
+                         crossfade_beats=crossfade, loop_seconds=loop_seconds, seed=seed,
+                         soundfont=soundfont)
+    from composer.gui.app import run_gui
+
+    run_gui(settings, output, (max(320, width), max(240, height)), midi_out=midi_out,
+            midi_port=midi_port, checkpoints=[str(f) for f in folders])
+
+
 @app.command("render")
 @user_errors
 def render(

@@ -107,7 +107,10 @@ class FileSink(_OfflineSink):
 
 
 class SpeakerSink:
-    """Real-time playback through pygame.mixer: two blocks queued ahead on one channel."""
+    """Real-time playback through pygame.mixer: two blocks queued ahead on one channel.
+
+    `underruns` counts the writes that found the channel idle after playing began: the
+    playhead ran dry (a gap was heard) because the block came late."""
 
     realtime = True
 
@@ -117,6 +120,7 @@ class SpeakerSink:
 
         self.sample_rate = sample_rate
         self.frames = 0
+        self.underruns = 0
         self.latency = buffer / sample_rate  # SDL's own buffer, after the block playing
         try:
             with quiet_stderr():  # ALSA prints pages of noise before SDL reports the failure
@@ -133,6 +137,8 @@ class SpeakerSink:
         while self._channel.get_busy() and self._channel.get_queue() is not None:
             time.sleep(0.005)  # one block playing, one queued: wait for room
         if not self._channel.get_busy():
+            if self.frames:  # a paused channel stays busy, so idle here means it ran dry
+                self.underruns += 1
             self._channel.play(sound)
         else:
             self._channel.queue(sound)
