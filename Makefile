@@ -21,6 +21,8 @@ demo: install
 	$(BIN)/composer corpus info $(DEMO_CORPUS)
 	$(BIN)/composer corpus plot $(DEMO_CORPUS)
 
+# The GUI's tests also open one real window, on a virtual X display.
+test: APT_PACKAGES += xvfb
 test: install
 	$(TEST_ENV) $(BIN)/python -m pytest -q
 

@@ -328,3 +328,53 @@ def test_bad_gui_options_are_one_line_errors():
     assert result.returncode == 1
     assert "no window can open here" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+XVFB_CHILD = """
+import os, sys, time
+import pygame
+from composer.gui.app import open_app
+from composer.player import PlaySettings
+
+app = open_app(PlaySettings(model="lstm", seed=3, bars=2, loop_seconds=60.0), "null",
+               (1280, 720))
+end = time.monotonic() + 60
+while not (app.board.loops and app.heard is not None and app.heard > 2 * 44100):
+    assert time.monotonic() < end, "not two seconds of music within a minute"
+    app.step()
+    time.sleep(0.03)
+app.screenshot(sys.argv[1])
+print(pygame.display.get_driver(), pygame.display.get_surface().get_size())
+app.close()
+"""
+
+
+def test_a_real_window_under_xvfb(tmp_path):
+    """Once as a real X11 window on Debian's Xvfb (make test installs it), not SDL's dummy
+    driver: the window opens, plays, draws, and closes."""
+    import shutil
+    import subprocess
+    import sys
+
+    xvfb = shutil.which("Xvfb")
+    if xvfb is None:
+        pytest.skip("Xvfb is not installed (make test installs Debian's xvfb)")
+    display = f":{90 + os.getpid() % 100}"
+    server = subprocess.Popen([xvfb, display, "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)
+        shot = tmp_path / "xvfb.png"
+        env = {**os.environ, "DISPLAY": display, "SDL_VIDEODRIVER": "x11",
+               "SDL_AUDIODRIVER": "dummy"}
+        result = subprocess.run([sys.executable, "-c", XVFB_CHILD, str(shot)], env=env,
+                                capture_output=True, text=True, timeout=120, cwd=ROOT)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert "x11 (1280, 720)" in result.stdout
+        pixels = pygame.surfarray.array3d(pygame.image.load(str(shot)))
+        assert pixels.std() > 10  # drawn, not a blank window
+        roll = pixels[360:1260, 90:350]  # the piano roll's panel
+        assert len(np.unique(roll.reshape(-1, 3), axis=0)) > 5
+    finally:
+        server.terminate()
+        server.wait(10)
