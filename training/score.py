@@ -17,10 +17,14 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from training.smf import SmfError, SmfFile, Track, read_smf
+
+if TYPE_CHECKING:
+    from google.protobuf.descriptor import FieldDescriptor
 
 MAX_TICK = 10_000_000  # pretty_midi's bound: a larger tick means a corrupt file
 DRUM_CHANNEL = 9
@@ -351,7 +355,12 @@ def _attach_controls(track: Track, rows: np.ndarray, channel: np.ndarray,
 
 def to_notesequence(score: Score, shift: int = 0):
     """The NoteSequence note-seq's midi_to_note_sequence would make, pitched notes and key
-    signatures shifted by `shift` semitones (folded into 0..127 by octaves, drums unmoved)."""
+    signatures shifted by `shift` semitones (folded into 0..127 by octaves, drums unmoved).
+
+    Notes, controllers and pitch bends (thousands in a song) are written as protobuf wire bytes
+    by NumPy and parsed once by protobuf's C code: a Python call per note took three quarters
+    of the time, and the message is the same.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pydub warns about ffmpeg, which is never used here
         from note_seq.protobuf import music_pb2
@@ -371,28 +380,76 @@ def to_notesequence(score: Score, shift: int = 0):
             seq.instrument_infos.add(name=inst.name, instrument=number)
 
     notes = score.notes
-    pitch = notes["pitch"].astype(np.int64)
-    drum = score.is_drum
-    if shift:
-        pitch = np.where(drum, pitch, fold_pitches(pitch + shift))
-    programs = [inst.program for inst in score.instruments]
-    drums = [inst.is_drum for inst in score.instruments]
-    add = seq.notes.add
-    for number, p, v, start, end in zip(notes["instrument"].tolist(), pitch.tolist(),
-                                        notes["velocity"].tolist(), notes["start"].tolist(),
-                                        notes["end"].tolist()):
-        add(instrument=number, program=programs[number], start_time=start, end_time=end,
-            pitch=p, velocity=v, is_drum=drums[number])
     if len(notes):
         seq.total_time = float(notes["end"].max())
-    for number, bend, time in score.pitch_bends.tolist():
-        seq.pitch_bends.add(instrument=number, program=programs[number], time=time, bend=bend,
-                            is_drum=drums[number])
-    for number, control, value, time in score.control_changes.tolist():
-        seq.control_changes.add(instrument=number, program=programs[number], time=time,
-                                control_number=control, control_value=value,
-                                is_drum=drums[number])
-    return seq
+    pitch = notes["pitch"]
+    if shift:
+        pitch = np.where(score.is_drum, pitch, fold_pitches(pitch.astype(np.int64) + shift))
+    programs = np.array([inst.program for inst in score.instruments] or [0])
+    drums = np.array([inst.is_drum for inst in score.instruments] or [False])
+    fields = seq.DESCRIPTOR.fields_by_name
+    wire = [seq.SerializeToString()]
+    number = notes["instrument"]
+    wire.append(_repeated(fields["notes"], {
+        "instrument": number, "program": programs[number], "start_time": notes["start"],
+        "end_time": notes["end"], "pitch": pitch, "velocity": notes["velocity"],
+        "is_drum": drums[number]}))
+    number = score.pitch_bends["instrument"]
+    wire.append(_repeated(fields["pitch_bends"], {
+        "instrument": number, "program": programs[number], "time": score.pitch_bends["time"],
+        "bend": score.pitch_bends["bend"], "is_drum": drums[number]}))
+    controls = score.control_changes
+    number = controls["instrument"]
+    wire.append(_repeated(fields["control_changes"], {
+        "instrument": number, "program": programs[number], "time": controls["time"],
+        "control_number": controls["number"], "control_value": controls["value"],
+        "is_drum": drums[number]}))
+    return music_pb2.NoteSequence.FromString(b"".join(wire))
+
+
+def _repeated(field: FieldDescriptor, columns: dict[str, np.ndarray]) -> bytes:
+    """Protobuf wire bytes of one message per row in the repeated message `field`, whose
+    int32, bool and double fields are the columns. Every varint is padded to its column's
+    widest (legal protobuf), so each message has the same length and NumPy writes them as rows
+    of one matrix."""
+    from google.protobuf.descriptor import FieldDescriptor
+
+    rows = len(next(iter(columns.values())))
+    if not rows:
+        return b""
+    parts = []
+    for name, values in columns.items():
+        member = field.message_type.fields_by_name[name]
+        if member.type == FieldDescriptor.TYPE_DOUBLE:
+            octets = np.ascontiguousarray(values, dtype="<f8").view(np.uint8).reshape(rows, 8)
+            parts.append((member.number << 3 | 1, octets))
+        elif member.type in (FieldDescriptor.TYPE_INT32, FieldDescriptor.TYPE_BOOL):
+            parts.append((member.number << 3, _varints(np.asarray(values, dtype=np.int64))))
+        else:
+            raise TypeError(f"{name}: no wire encoding for field type {member.type}")
+    width = sum(1 + column.shape[1] for _, column in parts)
+    assert field.number < 16 and width < 128  # one-byte tags and lengths
+    out = np.empty((rows, 2 + width), dtype=np.uint8)
+    out[:, 0], out[:, 1] = field.number << 3 | 2, width
+    at = 2
+    for tag, column in parts:
+        out[:, at] = tag
+        out[:, at + 1:at + 1 + column.shape[1]] = column
+        at += 1 + column.shape[1]
+    return out.tobytes()
+
+
+def _varints(values: np.ndarray) -> np.ndarray:
+    """Each value as a varint as wide as the widest (negatives: ten bytes, as protobuf writes
+    an int32), rows of a (len, width) uint8 matrix."""
+    top = int(values.max()) if len(values) else 0
+    width = 10 if len(values) and values.min() < 0 else max(1, (top.bit_length() + 6) // 7)
+    bits = values.view(np.uint64)
+    out = np.empty((len(values), width), dtype=np.uint8)
+    for k in range(width):
+        out[:, k] = (bits >> np.uint64(7 * k)) & np.uint64(0x7F)
+    out[:, :-1] |= 0x80
+    return out
 
 
 def fold_pitches(pitch: np.ndarray) -> np.ndarray:

@@ -1,25 +1,26 @@
 """Standard MIDI File decoding into per-track event arrays, fast enough for Lakh-sized ingest.
 
 mido builds and validates a Python object per message, which is two thirds of the cost of
-ingesting an arranged song. Here a track is decoded with NumPy: the length of an event that
-would start at every byte offset is computed at once, a tight loop follows that chain from
-offset 0, and the fields of all events on the chain are gathered in one go. The one thing the
-chain cannot know in advance is the length of a running-status event; it assumes two data
-bytes (note, controller, pitch bend: nearly every running-status event in practice) and
-checks afterwards. Any track where that guess, or anything else, does not hold is decoded
-again by a plain sequential reader that follows mido's rules, so both give the same events
-(tests compare them on the corpus).
+ingesting an arranged song. Here all tracks of a file are decoded together with NumPy (a pass
+costs mostly per call, not per byte): the length of an event that would start at every byte
+offset is computed at once, a tight loop follows that chain from each track's start, and the
+fields of all events on the chains are gathered in one go. The per-byte tables are small
+integers, about 10 bytes of memory per byte of file, so a hostile file under the size limit
+costs tens of megabytes. The one thing the chain cannot know in advance is the length of a
+running-status event; it assumes two data bytes (note, controller, pitch bend: nearly every
+running-status event in practice) and checks afterwards. Any track where that guess, or
+anything else, does not hold is decoded again by a plain sequential reader that follows mido's
+rules, so both give the same events (tests compare them on the corpus).
 """
 
 from __future__ import annotations
 
+import array
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-
-_BIG = 1 << 40  # an event length that runs off any track: "cannot decode here"
 
 
 class SmfError(ValueError):
@@ -66,8 +67,15 @@ def read_smf(data: bytes) -> SmfFile:
     """Decode a Standard MIDI File; raises SmfError for anything mido could not read either."""
     start, end = smf_span(data)
     fmt, division, _ = _header(data[start:end])
-    buf = np.frombuffer(data, dtype=np.uint8)
-    tracks = tuple(decode_track(buf[start:end]) for start, end in track_spans(data))
+    spans: list[tuple[int, int]] = []
+    error = None
+    try:
+        spans.extend(track_spans(data))
+    except SmfError as exc:
+        error = exc
+    tracks = decode_tracks(np.frombuffer(data, dtype=np.uint8), spans)
+    if error is not None:
+        raise error  # after decoding the tracks before it: errors come in file order
     return SmfFile(fmt, division, tracks)
 
 
@@ -133,99 +141,188 @@ def track_spans(data: bytes) -> Iterator[tuple[int, int]]:
         pos += length
 
 
+def decode_tracks(buf: np.ndarray, spans: list[tuple[int, int]]) -> tuple[Track, ...]:
+    """Decode the MTrk chunks buf[start:end] (uint8) of one file in a single set of vectorised
+    passes (the cost of a pass is mostly per call, not per byte), then any track those passes
+    cannot vouch for again with the sequential reader, in file order."""
+    if not spans:
+        return ()
+    base = spans[0][0]
+    decoded = _decode_vectorised_spans(buf[base:spans[-1][1]],
+                                       [(start - base, end - base) for start, end in spans])
+    return tuple(track if track is not None else decode_track_sequential(bytes(buf[start:end]))
+                 for track, (start, end) in zip(decoded, spans))
+
+
 def decode_track(chunk: np.ndarray) -> Track:
     """Decode one MTrk chunk's bytes (uint8 array), vectorised, falling back when unsure."""
-    try:
-        return _decode_vectorised(chunk)
-    except _Unsure:
-        return decode_track_sequential(bytes(chunk))
+    return decode_tracks(chunk, [(0, len(chunk))])[0]
 
 
 class _Unsure(Exception):
     pass
 
 
-def _vlq_tables(a: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
-    """Length (1..4, or _BIG) and value of a variable-length quantity starting at 0..m-1."""
-    b0, b1, b2, b3 = a[0:m], a[1:m + 1], a[2:m + 2], a[3:m + 3]
-    c0, c1, c2, c3 = b0 < 128, b1 < 128, b2 < 128, b3 < 128
-    v0, v1, v2, v3 = b0 & 127, b1 & 127, b2 & 127, b3 & 127
-    length = np.where(c0, 1, np.where(c1, 2, np.where(c2, 3, np.where(c3, 4, _BIG))))
-    value = np.where(c0, v0, np.where(c1, (v0 << 7) | v1, np.where(
-        c2, (v0 << 14) | (v1 << 7) | v2, (v0 << 21) | (v1 << 14) | (v2 << 7) | v3)))
-    return length, value
-
-
 def _decode_vectorised(chunk: np.ndarray) -> Track:
-    n = len(chunk)
-    if n == 0:
-        return _track([], [], [], [], [], [], [], 0)
-    a = np.zeros(n + 16, dtype=np.int64)
-    a[:n] = chunk
-    m = n + 8
-    vlen, vval = _vlq_tables(a, m)
+    """One chunk through the vectorised passes alone; _Unsure where they cannot vouch for it."""
+    track = _decode_vectorised_spans(chunk, [(0, len(chunk))])[0]
+    if track is None:
+        raise _Unsure
+    return track
 
-    # For every offset p: where the event after a delta time at p starts, and where it ends.
-    e = np.minimum(np.arange(m) + vlen, n + 4)
-    s = a[e]
-    evlen = np.full(m, _BIG, dtype=np.int64)
-    evlen[s < 0x80] = 2  # running status, guessed two data bytes; checked below
-    evlen[((s >= 0x80) & (s < 0xC0)) | ((s >= 0xE0) & (s < 0xF0))] = 3
-    evlen[(s >= 0xC0) & (s < 0xE0)] = 2
-    meta = s == 0xFF
-    evlen[meta] = 2 + vlen[e[meta] + 2] + vval[e[meta] + 2]
-    sysex = (s == 0xF0) | (s == 0xF7)
-    evlen[sysex] = 1 + vlen[e[sysex] + 1] + vval[e[sysex] + 1]
-    nxt = (e + evlen).tolist()
 
-    starts = []
+_BLOCK = 1 << 16  # candidate metas and sysex handled at a time, bounding their temporaries
+
+
+def _vlq_lengths(a: np.ndarray, m: int) -> np.ndarray:
+    """Length (1..4, or 5: longer) of a variable-length quantity starting at 0..m-1 (uint8)."""
+    last = a < 0x80  # a byte that ends a quantity
+    length = np.full(m, 5, dtype=np.uint8)
+    for k in (4, 3, 2, 1):
+        length[last[k - 1:k - 1 + m]] = k
+    return length
+
+
+def _vlq_values(a: np.ndarray, at: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """Values (int64) of the variable-length quantities of the given lengths starting at `at`."""
+    value = (a[at] & 0x7F).astype(np.int64)
+    for k in (1, 2, 3):
+        more = np.flatnonzero(length > k)
+        if not len(more):
+            break
+        value[more] = (value[more] << 7) | (a[at[more] + k] & 0x7F)
+    return value
+
+
+def _next_event(a: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(next, length): for every offset p < n, where an event whose delta time starts at p would
+    end (a value past any track where the bytes cannot tell), and the length of a variable-length
+    quantity at every offset < n + 8. Compact dtypes: about 10 bytes of memory per byte."""
+    index_type = np.int32 if n < 1 << 30 else np.int64
+    never = np.iinfo(index_type).max
+    length = _vlq_lengths(a, n + 8)
+    lead = length[:n]
+    status = a[1:n + 1].copy()  # the byte after the delta time
+    for k in (2, 3, 4):
+        np.copyto(status, a[k:n + k], where=lead >= k)
+    size = np.full(n, 3, dtype=np.uint8)  # status and two data bytes
+    size[status < 0x80] = 2  # running status, guessed two data bytes; checked later
+    size[(status & 0xE0) == 0xC0] = 2  # program change, channel pressure
+    nxt = np.arange(n, dtype=index_type)
+    nxt += lead
+    nxt += size
+    del size
+    nxt[(status >= 0xF0) | (lead > 4)] = never
+    for code, skip in ((0xFF, 2), (0xF0, 1), (0xF7, 1)):  # FF type size data, F0 size data
+        found = np.flatnonzero((status == code) & (lead <= 4))
+        for i in range(0, len(found), _BLOCK):
+            p = found[i:i + _BLOCK]
+            q = p + lead[p] + skip  # where the size starts
+            end = q + length[q] + _vlq_values(a, q, length[q])
+            nxt[p] = np.where(length[q] <= 4, np.minimum(end, never), never)
+    return nxt, length
+
+
+def _decode_vectorised_spans(region: np.ndarray, spans: list[tuple[int, int]]
+                             ) -> list[Track | None]:
+    """The track at region[start:end] for each span, or None where these passes are unsure."""
+    n = len(region)
+    a = np.zeros(n + 16, dtype=np.uint8)
+    a[:n] = region
+    nxt, length = _next_event(a, n)
+    code = "i" if nxt.dtype == np.int32 else "q"
+    follow = memoryview(nxt).cast("B").cast(code)  # indexes fast, to Python ints
+    starts = array.array(code)  # every event's position, track after track: 4 bytes each
+    counts, sure = [], []
     append = starts.append
-    p = 0
-    while p < n:
-        append(p)
-        p = nxt[p]
-    if p != n:
-        raise _Unsure  # the chain overran the chunk: truncated, corrupt, or a wrong guess
+    for start, end in spans:
+        first, p = len(starts), start
+        while p < end:
+            append(p)
+            p = follow[p]
+        if p != end:  # the chain overran the chunk: truncated, corrupt, or a wrong guess
+            del starts[first:]
+        counts.append(len(starts) - first)
+        sure.append(p == end)
+    del follow, nxt
+    if not starts:
+        return [_track([], [], [], [], [], [], [], 0) if ok else None for ok in sure]
+    return _tracks(a, length, np.frombuffer(starts, dtype=code), spans, counts, sure)
 
-    at = np.array(starts, dtype=np.int64)
-    ticks = np.cumsum(vval[at])
-    ev = e[at]
+
+def _tracks(a: np.ndarray, length: np.ndarray, at: np.ndarray, spans: list[tuple[int, int]],
+            counts: list[int], sure: list[bool]) -> list[Track | None]:
+    """The events starting at `at` (counts[t] of them for track t, in order) decoded, the
+    chain's guesses checked, and split into Tracks. Temporaries are compact and freed early:
+    a dense file has an event every three bytes."""
+    per_track = np.array(counts, dtype=np.int64)
+    ends = np.cumsum(per_track)
+    firsts = ends - per_track  # each track's first event
+    own_first = np.repeat(firsts.astype(at.dtype), per_track)  # per event
+    ticks = _vlq_values(a, at, length[at])
+    ev = at + length[at]  # status byte, or first data byte under running status
+    np.cumsum(ticks, out=ticks)
+    before = np.where(firsts > 0, ticks[np.maximum(firsts - 1, 0)], 0)  # earlier tracks' ticks
+    ticks -= np.repeat(before, per_track)
+    lasts = np.where(per_track > 0, ticks[np.maximum(ends - 1, 0)], 0).tolist()
+
     st = a[ev]
     explicit = st >= 0x80
-    count = len(at)
-    order = np.arange(count)
-    setter = np.where(explicit & (st != 0xFF), order, -1)
+    setter = np.where(explicit & (st != 0xFF), np.arange(len(ev), dtype=ev.dtype), -1)
     np.maximum.accumulate(setter, out=setter)
-    status = st.copy()
-    running = ~explicit
-    if running.any():
-        source = setter[running]
-        if (source < 0).any():
-            raise _Unsure
-        status[running] = st[source]
-        rs = status[running]
-        if not (((rs >= 0x80) & (rs < 0xC0)) | ((rs >= 0xE0) & (rs < 0xF0))).all():
-            raise _Unsure
-    if ((st > 0xF0) & (st != 0xF7) & (st != 0xFF)).any():
-        raise _Unsure  # system common/real-time bytes in a file: let the careful reader judge
+    # running status continues the last channel message of the same track, or nothing
+    status = np.where(explicit, st, np.where(setter < own_first, 0, st[setter]))
+    del setter
+    pair = ((status >= 0x80) & (status < 0xC0)) | ((status >= 0xE0) & (status < 0xF0))
+    channel = pair | ((status >= 0xC0) & (status < 0xE0))
+    bad = (st > 0xF0) & (st != 0xF7) & (st != 0xFF)  # system bytes: the careful reader judges
+    bad |= ~explicit & ~pair  # the chain guessed two data bytes for running status
+    offset = ev[channel] + explicit[channel]
+    data1, data2 = a[offset], a[offset + 1]
+    data2[~pair[channel]] = 0  # one data byte
+    bad[channel] |= (data1 > 127) | (data2 > 127)
+    for t in np.searchsorted(ends, np.flatnonzero(bad), side="right").tolist():
+        sure[t] = False
 
-    channel = (status >= 0x80) & (status < 0xF0)
-    off = ev[channel] + explicit[channel]
-    cs = status[channel]
-    d1 = a[off]
-    two = (cs < 0xC0) | (cs >= 0xE0)
-    d2 = np.where(two, a[off + 1], 0)
-    if (d1 > 127).any() or (d2 > 127).any():
-        raise _Unsure
+    meta = status == 0xFF
+    metas = _metas(a, length, ev[meta], ticks[meta], np.flatnonzero(meta), firsts, spans, sure)
+    del ev, st, explicit, pair, bad, meta
 
-    metas = []
-    for i in np.flatnonzero(status == 0xFF).tolist():
-        start = int(ev[i])
-        kind = int(a[start + 1])
-        body = start + 2 + int(vlen[start + 2])
-        size = int(vval[start + 2])
-        metas.append(Meta(i, int(ticks[i]), kind, bytes(chunk[body:body + size]), body))
-    return Track(order[channel], ticks[channel], cs, d1, d2, off, tuple(metas), int(ticks[-1]))
+    at_channel = np.flatnonzero(channel)
+    cuts = np.searchsorted(at_channel, np.append(firsts, len(at))).tolist()
+    index = at_channel - own_first[at_channel]
+    del at_channel, own_first
+    ticks = ticks[channel]
+    kind, data1, data2 = (column.astype(np.int64) for column in (status[channel], data1, data2))
+    offset = offset.astype(np.int64)
+    out: list[Track | None] = []
+    for t, (start, _) in enumerate(spans):
+        if not sure[t]:
+            out.append(None)
+            continue
+        lo, hi = cuts[t], cuts[t + 1]
+        offset[lo:hi] -= start
+        out.append(Track(index[lo:hi], ticks[lo:hi], kind[lo:hi], data1[lo:hi], data2[lo:hi],
+                         offset[lo:hi], tuple(metas[t]), lasts[t]))
+    return out
+
+
+def _metas(a: np.ndarray, length: np.ndarray, ev: np.ndarray, ticks: np.ndarray,
+           number: np.ndarray, firsts: np.ndarray, spans: list[tuple[int, int]],
+           sure: list[bool]) -> list[list[Meta]]:
+    """Each sure track's meta events, given where each starts (`ev`, at its FF), its tick and
+    its number among all the file's events."""
+    metas: list[list[Meta]] = [[] for _ in spans]
+    size_at = ev + 2
+    size, body = _vlq_values(a, size_at, length[size_at]), size_at + length[size_at]
+    owners = np.searchsorted(firsts, number, side="right") - 1
+    for i, t, type_, tick, start, count in zip(
+            number.tolist(), owners.tolist(), a[ev + 1].tolist(), ticks.tolist(), body.tolist(),
+            size.tolist()):
+        if sure[t]:
+            metas[t].append(Meta(i - int(firsts[t]), tick, type_,
+                                 a[start:start + count].tobytes(), start - spans[t][0]))
+    return metas
 
 
 _DATA_BYTES = {0x80: 2, 0x90: 2, 0xA0: 2, 0xB0: 2, 0xC0: 1, 0xD0: 1, 0xE0: 2}
