@@ -23,12 +23,8 @@ from composer.phrase import Phrase
 if TYPE_CHECKING:
     from note_seq.protobuf import music_pb2
 
-# The melody-track classifier compares every track with every other (3,000 tracks: 70 s);
-# past this many, far more than any song has, the highest track leads.
-MAX_CLASSIFIED_TRACKS = 128
-
 __all__ = ["GenerationError", "Lead", "generate", "lead_track", "melody_track",
-           "only_instrument", "pick_track", "prime", "read_primer", "write_midi",
+           "only_instrument", "pick_track", "prime", "primer_end", "read_primer", "write_midi",
            "write_audio_file"]
 
 
@@ -94,8 +90,6 @@ def melody_track(sequence: music_pb2.NoteSequence, track: str | None, path) -> i
 
     if track is not None:
         return pick_track(sequence, track, path)
-    if len(pitched_tracks(sequence)) > MAX_CLASSIFIED_TRACKS:
-        return None
     with np.errstate(over="ignore"):  # a hostile file's logit of -1000 is a probability of 0
         return melody_instrument(sequence)
 
@@ -174,11 +168,32 @@ def prime(generator, spec, primer: str | os.PathLike, track: str | None = None,
     sequence, shift, primer_qpm = read_primer(primer)
     if spec.primer_lead:
         sequence = _lead_line(sequence, track, primer, on_lead)
+    sequence = primer_end(generator, sequence, primer_qpm)
     try:
         generator.prime(sequence, shift, primer_qpm)
     except GenerationError as exc:
         raise GenerationError(f"{Path(primer)}: {exc}") from None
     return primer_qpm
+
+
+def primer_end(generator, sequence: music_pb2.NoteSequence, qpm: float
+               ) -> music_pb2.NoteSequence:
+    """As much of a primer's end as `generator` reads: the lstm its encoding's last
+    PRIMER_EVENTS events, the pop Transformer its last `context` tokens. Each encoding's
+    primer_tail cuts a long primer so that those come out the same, without encoding all of
+    it (a 600,000-note primer took 20 s)."""
+    from composer.generators.lstm import PRIMER_EVENTS, LstmGenerator
+    from composer.generators.pop import PopGenerator
+
+    if isinstance(generator, LstmGenerator):
+        stretch = qpm / generator.native_qpm if qpm else 1.0  # as LstmGenerator.prime
+        return generator.encoding.primer_tail(sequence, PRIMER_EVENTS, stretch)
+    if isinstance(generator, PopGenerator):
+        from models.pop.encoding import RemiEncoding
+
+        encoding = RemiEncoding(**generator.info["encoding"])
+        return encoding.primer_tail(sequence, generator.runtime.context)
+    return sequence
 
 
 def _lead_line(sequence: music_pb2.NoteSequence, track: str | None, path,

@@ -15,6 +15,7 @@ are). The shipped dynamics (models/dynamics) play the melody; the parts keep the
 from __future__ import annotations
 
 import dataclasses
+import operator
 import os
 from collections import Counter
 from dataclasses import dataclass
@@ -33,8 +34,11 @@ from models.timing import one_tempo
 SECTION_BARS = 16  # what "the chorus" means here, unless the model's window is longer
 # How far the lead window is looked for, from the section and from the start: note-seq's
 # melody extraction is quadratic in a stretch's length (a 2,048-note chord held 59 minutes
-# took 9 s), and a real song's sections lie well within this.
+# took 9 s), and a real song's sections lie well within this. A stretch ends sooner where
+# it holds more notes than LEAD_SEARCH_NOTES (a song has a few thousand in 128 bars; a 4 MB
+# file, 600,000, whose melody took seconds to extract).
 LEAD_SEARCH_BARS = 128
+LEAD_SEARCH_NOTES = 50_000
 
 
 @dataclass
@@ -86,12 +90,14 @@ def read_song(path: str | os.PathLike, encoding, *, track: str | None = None,
                                 grid)
     except ValueError as exc:
         raise GenerationError(f"{path}: {exc}") from None
-    lead = _lead_window(sequence, melody, grid, chosen, encoding, path, track)
-    programs = Counter(n.program for n in sequence.notes if n.instrument == melody)
+    notes = _columns(sequence)
+    lead = _lead_window(sequence, notes, melody, grid, chosen, encoding, path, track)
+    programs = Counter(notes["program"][notes["instrument"] == melody].tolist()
+                       if melody is not None else [])
     names = {info.instrument: info.name for info in sequence.instrument_infos}
     return Song(path.stem, float(qpm), lead,
                 programs.most_common(1)[0][0] if programs else 0, chosen,
-                _backing(sequence, grid, chosen, melody), names)
+                _backing(sequence, notes, grid, chosen, melody), names)
 
 
 def sequence_song(sequence, qpm: float, name: str, encoding) -> Song:
@@ -108,7 +114,7 @@ def sequence_song(sequence, qpm: float, name: str, encoding) -> Song:
     programs = [n.program for n in sequence.notes if n.instrument == melody]
     names = {info.instrument: info.name for info in sequence.instrument_infos}
     return Song(name, float(qpm), lead, programs[0] if programs else 0, section,
-                _backing(sequence, grid, section, melody), names)
+                _backing(sequence, _columns(sequence), grid, section, melody), names)
 
 
 def lead_melody(path: str | os.PathLike, encoding, track: str | None = None,
@@ -117,36 +123,44 @@ def lead_melody(path: str | os.PathLike, encoding, track: str | None = None,
     return read_song(path, encoding, track=track, section=section).melody
 
 
-def _lead_window(sequence, melody: int | None, grid: BarGrid, section: Section, encoding,
-                 path: Path, track: str | None) -> np.ndarray:
+def _lead_window(sequence, notes: np.ndarray, melody: int | None, grid: BarGrid,
+                 section: Section, encoding, path: Path, track: str | None) -> np.ndarray:
     """The first usable window from the section's first bar on, else from the song's start
     (a tempo or meter change can split it into stretches shorter than the window), each
-    within LEAD_SEARCH_BARS bars: on the melody track, else (too few notes there) the
-    highest line of the arrangement."""
+    within LEAD_SEARCH_BARS bars and LEAD_SEARCH_NOTES notes: on the melody track, else (too
+    few notes there) the highest line of the arrangement."""
     from note_seq import sequences_lib
 
     from models.vae.encoding import NoMelody
+
+    starts = np.sort(notes["start"])
 
     def bar_time(bar: int) -> float:
         beats = grid.beat_times
         return float(beats[min(grid.downbeats[bar], len(beats) - 1)])
 
     def stretch(first: int):
-        """The song from bar `first` on, LEAD_SEARCH_BARS bars of it at most."""
+        """The song from bar `first` on, LEAD_SEARCH_BARS bars and LEAD_SEARCH_NOTES notes
+        of it at most."""
         last = first + LEAD_SEARCH_BARS
-        if first == 0 and last >= grid.bars:
-            return sequence
+        begin = bar_time(first)
         end = sequence.total_time if last >= grid.bars else bar_time(last)
-        return sequences_lib.extract_subsequence(sequence, bar_time(first), end)
+        at = int(np.searchsorted(starts, begin))
+        if np.searchsorted(starts, end) - at > LEAD_SEARCH_NOTES:
+            end = float(starts[at + LEAD_SEARCH_NOTES])
+        elif first == 0 and last >= grid.bars:
+            return sequence
+        return sequences_lib.extract_subsequence(_starting(sequence, begin, end), begin, end)
 
     error = None
-    for part in (stretch(section.start), stretch(0)):
+    for first in dict.fromkeys((section.start, 0)):  # the start once, when the section is it
+        part = stretch(first)
         lines = [only_instrument(part, melody)] if melody is not None else []
         if track is None:
             lines.append(part)
         for line in lines:
             try:
-                return encoding.lead(line)
+                return _highest_line(line, encoding)
             except NoMelody as exc:
                 error = error or exc
     where = f"track {track}: " if track is not None else ""
@@ -154,27 +168,101 @@ def _lead_window(sequence, melody: int | None, grid: BarGrid, section: Section, 
                           "start)") from None
 
 
-def _backing(sequence, grid: BarGrid, section: Section, melody: int | None
-             ) -> list[list[Backing]]:
+def _starting(sequence, begin: float, end: float):
+    """A copy with only the notes starting in [begin, end): what extract_subsequence keeps of
+    them, without sorting every note of the song to find them."""
+    out = _without_notes(sequence)
+    out.notes.extend(n for n in sequence.notes if begin <= n.start_time < end)
+    return out
+
+
+def _without_notes(sequence):
+    out = type(sequence)()
+    out.CopyFrom(sequence)
+    del out.notes[:]
+    return out
+
+
+def _highest_line(sequence, encoding) -> np.ndarray:
+    """encoding.lead(sequence) for an arrangement, one track at a time: note-seq's melody
+    extraction reads every note of the piece for each track (3,000 tracks took minutes), so
+    each track's notes go to the encoding alone, those that may sound highest first, until
+    no other can reach the best line's mean pitch. Tracks tied for the highest line are
+    chosen as lead chooses: the first in the piece's meter sections, then by instrument."""
+    from note_seq import sequences_lib
+
+    empty = _without_notes(sequence)
+    tracks: dict[int, list] = {}
+    for note in sequence.notes:
+        tracks.setdefault(note.instrument, []).append(note)
+    named = {info.instrument for info in sequence.instrument_infos
+             if info.name.strip().lower() == "melody"}
+    named &= {i for i, notes in tracks.items() if any(not n.is_drum for n in notes)}
+    bound = {}  # the highest class id a line of the track can reach
+    for i in named or tracks:
+        pitches = [n.pitch for n in tracks[i] if not n.is_drum and n.velocity]
+        if len(pitches) >= encoding.min_notes:  # a window needs as many notes
+            top = max(pitches)
+            if top > encoding.max_pitch or min(pitches) < encoding.min_pitch:
+                top = encoding.max_pitch  # octave-folded into the range
+            bound[i] = top - encoding.min_pitch + 2
+    lines: dict[int, tuple[float, np.ndarray]] = {}  # each track's highest, as lead picks
+    best = -np.inf
+    for i in sorted(bound, key=lambda i: (-bound[i], i)):
+        if bound[i] < best:
+            break
+        line = _without_notes(empty)
+        line.notes.extend(tracks[i])
+        for ids in encoding.melodies(line):
+            rows = encoding.windows(ids)
+            mean = float(ids[ids >= 2].mean()) if len(rows) else -np.inf
+            if mean > lines.get(i, (-np.inf,))[0]:
+                lines[i] = (mean, rows[0])
+        best = max(best, lines.get(i, (-np.inf,))[0])
+    tied = sorted(i for i, (mean, _) in lines.items() if mean == best)
+    if not tied:
+        return encoding.lead(empty)  # raises lead's NoMelody
+    if len(tied) > 1:
+        timing = one_tempo(empty) if len(empty.tempos) > 1 else empty
+        if len(sequences_lib.split_note_sequence_on_time_changes(timing)) > 1:
+            line = _without_notes(empty)
+            line.notes.extend(n for i in tied for n in tracks[i])
+            return encoding.lead(line)  # the first section's, as lead orders them
+    return lines[tied[0]][1]
+
+
+def _backing(sequence, notes: np.ndarray, grid: BarGrid, section: Section,
+             melody: int | None) -> list[list[Backing]]:
     """The section's notes off the melody track, bar by bar, timed in beats (drums included;
-    a note held past its bar line is cut there)."""
+    a note held past its bar line is cut there); `notes` are the sequence's _columns."""
     bars: list[list[Backing]] = [[] for _ in range(section.bars)]
-    notes = [n for n in sequence.notes if melody is None or n.instrument != melody]
-    if melody is None:  # no melody track: the skyline is the melody, the rest is not known
-        notes = [n for n in notes if n.is_drum]
-    if not notes:
-        return bars
-    start = grid.beat_of([n.start_time for n in notes])
-    end = grid.beat_of([n.end_time for n in notes])
+    # no melody track: the skyline is the melody, the rest is not known (drums are kept)
+    index = np.flatnonzero(notes["instrument"] != melody if melody is not None
+                           else notes["is_drum"])
+    start = grid.beat_of(notes["start"][index])
     bar_of = np.searchsorted(grid.downbeats, start + 1e-6, side="right") - 1
-    for note, s, e, bar in zip(notes, start, end, bar_of):
-        k = int(bar) - section.start
-        if 0 <= k < section.bars:
-            first, last = grid.downbeats[bar], grid.downbeats[bar + 1]
-            bars[k].append(Backing(note.instrument, note.pitch, note.velocity,
-                                   float(s - first), float(max(min(e, last) - s, 0.05)),
-                                   note.program, note.is_drum))
+    inside = (bar_of >= section.start) & (bar_of < section.start + section.bars)
+    index, start, bar_of = index[inside], start[inside], bar_of[inside]
+    end = grid.beat_of(notes["end"][index])
+    for i, s, e, bar in zip(index.tolist(), start, end, bar_of.tolist()):
+        note = sequence.notes[i]
+        first, last = grid.downbeats[bar], grid.downbeats[bar + 1]
+        bars[bar - section.start].append(Backing(note.instrument, note.pitch, note.velocity,
+                                                 float(s - first),
+                                                 float(max(min(e, last) - s, 0.05)),
+                                                 note.program, note.is_drum))
     return bars
+
+
+def _columns(sequence) -> np.ndarray:
+    """The notes' fields as columns, read once (a pass over 600,000 notes takes half a
+    second)."""
+    return np.fromiter(map(_FIELDS, sequence.notes), dtype=_COLUMNS, count=len(sequence.notes))
+
+
+_FIELDS = operator.attrgetter("instrument", "program", "is_drum", "start_time", "end_time")
+_COLUMNS = np.dtype([("instrument", np.int64), ("program", np.int64), ("is_drum", np.bool_),
+                     ("start", np.float64), ("end", np.float64)])
 
 
 def interpolate(a: str | os.PathLike, b: str | os.PathLike, *, steps: int = 8,

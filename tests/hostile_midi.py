@@ -1,6 +1,7 @@
 """Hostile MIDI, made deterministically: every file an attacker tried (issue 14) and mutations.
 
     corpus(count, seed=0) -> [(name, bytes)]   the named cases first, then seeded mutations
+    chord_stream(), many_tracks()             the largest files the size limit allows
 
 Shared by the fuzz test (tests/test_fuzz_commands.py), the transposer's byte-level tests
 (tests/test_hostile_transpose.py) and the 10,000-file benchmark (benchmarks/fuzz.py, which
@@ -246,6 +247,40 @@ def _dense(notes: int) -> bytes:
     body = b"\x00\x90\x3c\x50\x01\x3c\x00" + b"".join(
         bytes([0, 40 + i % 40, 80, 1, 40 + i % 40, 0]) for i in range(notes - 1))
     return header(1, 0, 480) + chunk(b"MTrk", body + b"\x00\xff\x2f\x00")
+
+
+# --- the largest files the 4 MB limit allows (tests/test_huge_midi.py; not in the corpus:
+# each takes a command seconds, not milliseconds) ----------------------------------------
+
+CADENCE = ((60, 64, 67), (57, 60, 64), (53, 57, 60), (55, 59, 62))  # C Am F G, a bar each
+
+
+def chord_stream(notes: int = 600_000, voices: int = 6) -> bytes:
+    """`notes` notes on one track, `voices` at a time a tick apart (96 per beat, 120 qpm),
+    every one a tone of its bar's chord (CADENCE, in two octaves): 600,000 notes are 3.6 MB
+    and 8.7 minutes, harmony a backing's chords can be read from. Running status throughout,
+    notes ended by velocity 0: six bytes a note, the densest a file can be."""
+    body = bytearray(b"\x00" + meta(0x51, b"\x07\xa1\x20") + b"\x00\x90")
+    for tick in range(notes // voices):
+        chord = CADENCE[tick // (4 * 96) % len(CADENCE)]
+        keys = bytes(chord[k % 3] - 12 + 12 * (k // 3 % 2) for k in range(voices))
+        body += b"\x00".join(bytes([key, 80]) for key in keys) + b"\x01"
+        body += b"\x00".join(bytes([key, 0]) for key in keys) + b"\x00"
+    return header(1, 0, 96) + chunk(b"MTrk", bytes(body[:-1]) + b"\x00\xff\x2f\x00")
+
+
+def many_tracks(count: int = 3000, notes: int = 40) -> bytes:
+    """`count` tracks of `notes` quarter notes, a quarter rest after each, every track with a
+    program and a line of its own (a melody-track classifier weighs each against the rest)."""
+    tracks = []
+    for i in range(count):
+        track = Track().raw(0, bytes([0xC0 | i % 16, i % 128]))
+        for k in range(notes):
+            key = 36 + (i * 7 + k * 5) % 60
+            track.note(0 if k == 0 else 96, 0x90 | i % 16, key, 80, i % 16)
+            track.note(96, 0x80 | i % 16, key, 0, i % 16)
+        tracks.append(track.chunk())
+    return header(count, 1, 96) + b"".join(tracks)
 
 
 def named_cases() -> list[tuple[str, bytes]]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import json
+import operator
 import os
 import re
 from dataclasses import dataclass, replace
@@ -79,20 +80,25 @@ class Track:
                        start=self.start[keep], end=self.end[keep], velocity=self.velocity[keep])
 
 
+_COLUMNS = np.dtype([("instrument", np.int64), ("pitch", np.float64), ("start", np.float64),
+                     ("end", np.float64), ("velocity", np.float64), ("program", np.int64),
+                     ("is_drum", np.bool_)])
+_FIELDS = operator.attrgetter("instrument", "pitch", "start_time", "end_time", "velocity",
+                              "program", "is_drum")
+
+
 def tracks_of(sequence: music_pb2.NoteSequence) -> list[Track]:
     """The pitched tracks of a NoteSequence (drums are never a melody), by instrument."""
     names = {info.instrument: info.name for info in sequence.instrument_infos}
-    columns: dict[int, list[tuple]] = {}
-    for n in sequence.notes:
-        if not n.is_drum and n.end_time > n.start_time:
-            columns.setdefault(n.instrument, []).append(
-                (n.pitch, n.start_time, n.end_time, n.velocity, n.program))
+    notes = np.fromiter(map(_FIELDS, sequence.notes), dtype=_COLUMNS, count=len(sequence.notes))
+    notes = notes[~notes["is_drum"] & (notes["end"] > notes["start"])]
+    notes = notes[np.argsort(notes["instrument"], kind="stable")]  # each track's in file order
+    instruments, first = np.unique(notes["instrument"], return_index=True)
     tracks = []
-    for instrument, rows in sorted(columns.items()):
-        a = np.array(rows, dtype=np.float64)
-        program = int(np.bincount(a[:, 4].astype(np.int64)).argmax())
-        tracks.append(Track(instrument, program, names.get(instrument, ""), a[:, 0], a[:, 1],
-                            a[:, 2], a[:, 3]))
+    for instrument, rows in zip(instruments.tolist(), np.split(notes, first[1:])):
+        program = int(np.bincount(rows["program"]).argmax())
+        tracks.append(Track(instrument, program, names.get(instrument, ""), rows["pitch"],
+                            rows["start"], rows["end"], rows["velocity"]))
     return tracks
 
 
@@ -121,17 +127,49 @@ def _leap(track: Track) -> float:
     return float(np.minimum(np.abs(np.diff(top)), 12).mean()) if len(top) > 1 else 0.0
 
 
+@dataclass(frozen=True)
+class _Song:
+    """What each track's features compare it with, summed once a song: comparing every
+    track with all the others anew grew with the square of the tracks (3,000: 70 s)."""
+
+    begin: float  # seconds of the first note
+    span: float  # seconds from the first note to the last end
+    means: np.ndarray  # [track] mean pitches, sorted, the NaN of an empty track left out
+    pitch_sum: float  # of every note of the song (MIDI pitches: whole numbers, summed exactly)
+    notes: int
+    loudness: float  # mean velocity of every note
+
+    @classmethod
+    def of(cls, song: list[Track]) -> _Song:
+        begin = min(t.start.min() for t in song)
+        means = np.array([t.pitch.mean() for t in song])
+        pitches = np.concatenate([t.pitch for t in song])
+        return cls(begin, max(max(t.end.max() for t in song) - begin, 1e-9),
+                   np.sort(means[~np.isnan(means)]), pitches.sum(), len(pitches),
+                   np.concatenate([t.velocity for t in song]).mean())
+
+
 def track_features(track: Track, song: list[Track], qpm: float) -> np.ndarray:
     """The FEATURES of one track of `song` (which holds it), `qpm` the song's tempo."""
+    return _features(track, _Song.of(song), qpm, inside=any(t is track for t in song),
+                     alone=all(t is track for t in song))
+
+
+def _features(track: Track, song: _Song, qpm: float, *, inside: bool = True,
+              alone: bool = False) -> np.ndarray:
+    """The FEATURES of `track` against its song's summary (`inside`: the song holds it;
+    `alone`: it is the song's only track, the rest of the song is itself)."""
     beat = 60.0 / qpm
-    begin = min(t.start.min() for t in song)
-    span = max(max(t.end.max() for t in song) - begin, 1e-9)
     sounding, chords = _sounding(track.start, track.end)
-    means = np.array([t.pitch.mean() for t in song])
     mean = track.pitch.mean()
-    others = [t.pitch for t in song if t is not track]
-    rest = np.concatenate(others).mean() if others else mean
-    loudness = np.concatenate([t.velocity for t in song]).mean()
+    if alone:
+        rest = mean
+    elif inside:  # the mean of the other tracks' notes
+        rest = (song.pitch_sum - track.pitch.sum()) / np.float64(song.notes - len(track.pitch))
+    else:
+        rest = song.pitch_sum / np.float64(song.notes)
+    higher = 0 if np.isnan(mean) else len(song.means) - np.searchsorted(song.means, mean,
+                                                                       side="right")
     name = track.name.lower()
     return np.array([
         mean, track.pitch.std(), track.pitch.min(), track.pitch.max(),
@@ -140,12 +178,12 @@ def track_features(track: Track, song: list[Track], qpm: float) -> np.ndarray:
         len(track.pitch) / max(sounding / beat, 1e-9),
         np.mean(track.end - track.start) / beat,
         track.velocity.mean(),
-        track.velocity.mean() - loudness,
+        track.velocity.mean() - song.loudness,
         _leap(track),
-        1 + np.sum(means > mean),
+        1 + higher,
         mean - rest,
-        sounding / span,
-        (track.start.min() - begin) / span,
+        sounding / song.span,
+        (track.start.min() - song.begin) / song.span,
         float(track.program in LEAD_PROGRAMS),
         *(float(re.search(cue, name) is not None) for cue in NAME_CUES.values()),
     ])
@@ -153,8 +191,10 @@ def track_features(track: Track, song: list[Track], qpm: float) -> np.ndarray:
 
 def song_features(song: list[Track], qpm: float) -> np.ndarray:
     """[track, FEATURES] of every track of a song."""
-    return np.stack([track_features(t, song, qpm) for t in song]) if song else \
-        np.zeros((0, len(FEATURES)))
+    if not song:
+        return np.zeros((0, len(FEATURES)))
+    summary = _Song.of(song)
+    return np.stack([_features(t, summary, qpm, alone=len(song) == 1) for t in song])
 
 
 def skyline(song: list[Track]) -> int | None:
