@@ -37,6 +37,7 @@ log = logging.getLogger("composer.gui")
 
 WAVE_SECONDS = 3.0
 SPECTRUM_FRAMES = 2048
+STILL_FRAME = 0.25  # seconds between frames while nothing moves (the status refreshes as often)
 SHOWN = {False: 12.0, True: 30.0}  # seconds a message stays on the status bar (error: longer)
 
 
@@ -62,6 +63,12 @@ class App:
         self._log = LogToInbox(self.inbox)
         logging.getLogger("composer").addHandler(self._log)
         pygame.display.init()
+        if pygame.display.get_driver() == "x11":
+            # SDL shows the window through an OpenGL texture unless told not to; with Mesa's
+            # software OpenGL (Xvfb, a VM, no GPU driver) each flip cost 9 ms and two GIL
+            # handovers, against 0.6 ms for X11's shared-memory image. Read at set_mode; a
+            # user's own setting wins.
+            os.environ.setdefault("SDL_FRAMEBUFFER_ACCELERATION", "0")
         pygame.font.init()
         pygame.display.set_caption("composer")
         pygame.key.set_repeat(350, 40)
@@ -74,31 +81,40 @@ class App:
         self._held: set[int] = set()  # keys down: pygame repeats them while held
         self.status: Status | None = None
         self._status_at = 0.0
-        self._last_step = time.perf_counter()
-        self.frame_seconds = 0.0  # smoothed: wall time between frames
-        self.draw_seconds = 0.0  # smoothed: this thread's CPU time for one step
+        self._last_frame = time.perf_counter()
+        self.frames = 0  # frames drawn
+        self.frame_seconds = 0.0  # smoothed: wall time between frames drawn
+        self.draw_seconds = 0.0  # smoothed: this thread's CPU time for one step that draws
 
     # -- the loop -------------------------------------------------------------------------
 
     def step(self) -> bool:
         """Handle pending events and player news, draw one frame; False once quit (the app
-        is then closed)."""
+        is then closed). While nothing moves (the first loop not yet heard, or paused) a
+        frame is drawn only when something arrived, or every STILL_FRAME seconds: drawing
+        30 still frames a second took the GIL and a core from the first loop being made
+        (first sound 0.3-0.4 s later)."""
         if self.closed:
             return False
         started, cpu = time.perf_counter(), time.thread_time()
-        for event in pygame.event.get():
+        events = pygame.event.get()
+        for event in events:
             self._guard(self.handle, event)
         if self.running:
             self._guard(self.commands.send_changes)
-            for item in self.inbox.drain():
+            items = self.inbox.drain()
+            for item in items:
                 heard = self.board.apply(item)
                 if heard is not None:  # its roll drawn now, once, not while it plays
                     self._guard(self.rolls.get, heard.loop, self._roll_size())
-            self._guard(self.draw)
-            pygame.display.flip()
-        self.draw_seconds += 0.1 * ((time.thread_time() - cpu) - self.draw_seconds)
-        self.frame_seconds += 0.1 * ((started - self._last_step) - self.frame_seconds)
-        self._last_step = started
+            still = started - self._last_frame < STILL_FRAME
+            if not (self.frames and still) or events or items or self._moving():
+                self._guard(self.draw)
+                pygame.display.flip()
+                self.frames += 1
+                self.draw_seconds += 0.1 * ((time.thread_time() - cpu) - self.draw_seconds)
+                self.frame_seconds += 0.1 * ((started - self._last_frame) - self.frame_seconds)
+                self._last_frame = started
         if not self.running:
             self.close()
         return self.running
@@ -197,6 +213,10 @@ class App:
 
     def _roll_size(self) -> tuple[int, int]:
         return views.inside(self.layout.roll, self.layout.font).size
+
+    def _moving(self) -> bool:
+        """Whether the playhead, waveform and spectrum move: a loop heard, and playing."""
+        return bool(self.board.loops) and self.player.state == "playing"
 
     def _heard_frame(self) -> int | None:
         """The output frame heard now (frozen while paused), never past what was written."""

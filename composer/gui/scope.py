@@ -6,6 +6,8 @@ calls (well under a millisecond), and neither knows about pygame.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 FLOOR_DB = -80.0
@@ -27,13 +29,22 @@ def band_edges(sample_rate: int, count: int, low: float = 40.0, high: float = 16
     return np.geomspace(low, min(high, sample_rate / 2), count + 1)
 
 
+@functools.lru_cache(maxsize=8)
+def _plan(frames: int, sample_rate: int, count: int) -> tuple[np.ndarray, float, np.ndarray]:
+    """The Hann window, its full-scale gain and each band's first FFT bin: the same every
+    frame, so made once per (length, rate, bands)."""
+    window = np.hanning(frames)
+    freqs = np.fft.rfftfreq(frames, 1.0 / sample_rate)
+    starts = np.minimum(np.searchsorted(freqs, band_edges(sample_rate, count)[:-1]),
+                        len(freqs) - 1)
+    window.flags.writeable = starts.flags.writeable = False
+    return window, float(window.sum() / 2), starts
+
+
 def bands(samples: np.ndarray, sample_rate: int, count: int) -> np.ndarray:
     """Level of each of `count` bands in dB of full scale (a full-scale sine reads 0), the
     loudest bin in each band, floored at FLOOR_DB; a Hann window keeps leakage down."""
-    window = np.hanning(len(samples))
-    spectrum = np.abs(np.fft.rfft(samples * window)) / (window.sum() / 2)
-    freqs = np.fft.rfftfreq(len(samples), 1.0 / sample_rate)
-    edges = band_edges(sample_rate, count)
-    starts = np.minimum(np.searchsorted(freqs, edges[:-1]), len(freqs) - 1)
+    window, gain, starts = _plan(len(samples), sample_rate, count)
+    spectrum = np.abs(np.fft.rfft(samples * window)) / gain
     loudest = np.maximum.reduceat(spectrum, starts)  # an empty band reads its first bin
     return np.maximum(20 * np.log10(loudest + 1e-12), FLOOR_DB)

@@ -2,7 +2,8 @@
 
 They read no player and keep no state: the app hands each what it shows. The costly parts
 are done elsewhere, once: the piano roll is drawn per loop (roll.py), text per line
-(theme.Texts); what is left each frame is a blit, a polygon and a few rectangles.
+(theme.Texts); what is left each frame is a few blits, one small 8-bit image (the
+waveform) and a few rectangles.
 """
 
 from __future__ import annotations
@@ -92,17 +93,24 @@ def wave(surface: pygame.Surface, rect: Rect, texts: Texts, size: int, *,
          samples: np.ndarray, seconds: float) -> None:
     """The last `seconds` heard, newest at the right edge: it scrolls as the music plays."""
     inside = panel(surface, rect, texts, size, f"waveform: the last {seconds:g} s heard")
-    middle = inside.centery
-    pygame.draw.line(surface, theme.EDGE, (inside.x, middle), (inside.right - 1, middle))
-    columns = max(2, inside.width)
-    low, high = envelope(samples, columns)
+    if inside.width < 2 or inside.height < 2:
+        return
+    # Painted as an 8-bit image by NumPy, one column per pixel: a polygon of a thousand
+    # points made thousands of Python lists a frame, and the collector's full passes they
+    # set off held the GIL for 40 ms every few seconds.
+    middle = inside.height // 2
+    low, high = envelope(samples, inside.width)
     half = inside.height / 2 - 1
-    top = middle - np.clip(high, -1, 1) * half
-    bottom = middle - np.clip(low, -1, 1) * half
-    bottom = np.maximum(bottom, top + 1)  # silence is still a visible line
-    xs = inside.x + np.arange(columns)
-    outline = np.concatenate([np.stack([xs, top], 1), np.stack([xs[::-1], bottom[::-1]], 1)])
-    pygame.draw.polygon(surface, theme.WAVE, outline.astype(int).tolist())
+    top = (middle - np.clip(high, -1, 1) * half).astype(int)
+    # silence is still a visible line
+    bottom = np.maximum((middle - np.clip(low, -1, 1) * half).astype(int), top + 1)
+    rows = np.arange(inside.height)
+    shade = np.zeros((inside.width, inside.height), np.uint8)  # 0 panel, 1 zero line, 2 wave
+    shade[:, middle] = 1
+    shade[(rows >= top[:, None]) & (rows <= bottom[:, None])] = 2
+    image = pygame.surfarray.make_surface(shade)
+    image.set_palette([theme.PANEL, theme.EDGE, theme.WAVE])
+    surface.blit(image, inside.topleft)
 
 
 def spectrum(surface: pygame.Surface, rect: Rect, texts: Texts, size: int, *,

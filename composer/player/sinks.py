@@ -134,8 +134,19 @@ class SpeakerSink:
     def write(self, block: np.ndarray) -> None:
         pcm = (np.clip(block, -1.0, 1.0) * 32767).astype(np.int16)
         sound = self._pygame.sndarray.make_sound(np.ascontiguousarray(pcm))
-        while self._channel.get_busy() and self._channel.get_queue() is not None:
-            time.sleep(0.005)  # one block playing, one queued: wait for room
+        # Wait for room: one block playing and one queued. Not busy with a block still queued
+        # is the moment between two: SDL's audio thread is waiting for the GIL to start the
+        # queued one. Calling play() then would replace that block a moment after it starts
+        # (a 93 ms skip, counted as an underrun), so that too is a wait.
+        idle_since = None
+        while self._channel.get_queue() is not None:
+            if self._channel.get_busy():
+                idle_since = None
+            elif idle_since is None:
+                idle_since = time.monotonic()
+            elif time.monotonic() - idle_since > 0.5:  # never started it: play ours
+                break
+            time.sleep(0.005)
         if not self._channel.get_busy():
             if self.frames:  # a paused channel stays busy, so idle here means it ran dry
                 self.underruns += 1
