@@ -11,10 +11,10 @@ import threading
 
 import numpy as np
 
-from composer.player.sinks import Sink
+from composer.player.sinks import Sink, Wrapped
 
 
-class Tap:
+class Tap(Wrapped):
     """Any sink, plus a ring of its last `seconds` of audio (mono) by output frame.
 
     `write` runs on the playback thread and `window` on the drawing thread; a lock keeps
@@ -22,8 +22,7 @@ class Tap:
     count the player's events and clock use."""
 
     def __init__(self, sink: Sink, seconds: float = 4.0) -> None:
-        self.sink = sink
-        self.sample_rate = sink.sample_rate
+        super().__init__(sink)
         self.realtime = getattr(sink, "realtime", False)
         self.latency = getattr(sink, "latency", 0.0)
         self._ring = np.zeros(int(seconds * sink.sample_rate), dtype=np.float32)
@@ -31,14 +30,6 @@ class Tap:
         self._lock = threading.Lock()
 
     # -- the Sink protocol, passed on ---------------------------------------------------
-
-    @property
-    def frames(self) -> int:
-        return self.sink.frames
-
-    @property
-    def path(self):
-        return getattr(self.sink, "path", None)
 
     @property
     def underruns(self) -> int | None:
@@ -52,19 +43,6 @@ class Tap:
         self.sink.write(block)
         mono = block.mean(axis=1) if block.ndim == 2 else block
         self._keep(mono.astype(np.float32, copy=False))
-
-    def pause(self) -> None:
-        self.sink.pause()
-
-    def resume(self) -> None:
-        self.sink.resume()
-
-    def close(self) -> None:
-        self.sink.close()
-
-    def discard(self) -> None:
-        if hasattr(self.sink, "discard"):
-            self.sink.discard()
 
     # -- what the views read ------------------------------------------------------------
 

@@ -188,7 +188,40 @@ def open_sink(driver: str | os.PathLike | None = "speakers", sample_rate: int = 
     return Paced(sink) if paced else sink
 
 
-class Paced:
+class Wrapped:
+    """A sink around another sink: everything passed on, for wrappers to override what they
+    add (Paced keeps time, the GUI's Tap keeps the last seconds heard)."""
+
+    def __init__(self, sink) -> None:
+        self.sink = sink
+        self.sample_rate = sink.sample_rate
+
+    @property
+    def frames(self) -> int:
+        return self.sink.frames
+
+    @property
+    def path(self):
+        return getattr(self.sink, "path", None)
+
+    def write(self, block: np.ndarray) -> None:
+        self.sink.write(block)
+
+    def pause(self) -> None:
+        self.sink.pause()
+
+    def resume(self) -> None:
+        self.sink.resume()
+
+    def close(self) -> None:
+        self.sink.close()
+
+    def discard(self) -> None:
+        if hasattr(self.sink, "discard"):
+            self.sink.discard()
+
+
+class Paced(Wrapped):
     """Any sink held to the wall clock: a file written as it is heard (the shell's file
     driver), not hours ahead."""
 
@@ -198,18 +231,9 @@ class Paced:
     def __init__(self, sink, lead: float = 0.5) -> None:
         from composer.player.events import OutputClock
 
-        self.sink = sink
-        self.sample_rate = sink.sample_rate
+        super().__init__(sink)
         self.lead = lead  # seconds written ahead of the clock
         self.clock = OutputClock(sink.sample_rate)  # frame -> when it is due
-
-    @property
-    def frames(self) -> int:
-        return self.sink.frames
-
-    @property
-    def path(self):
-        return getattr(self.sink, "path", None)
 
     def write(self, block: np.ndarray) -> None:
         self.clock.start()  # the first write sets the clock
@@ -223,10 +247,3 @@ class Paced:
 
     def resume(self) -> None:
         self.clock.resume()
-
-    def close(self) -> None:
-        self.sink.close()
-
-    def discard(self) -> None:
-        if hasattr(self.sink, "discard"):
-            self.sink.discard()
