@@ -295,6 +295,9 @@ def train(
     init_from: Annotated[Path | None, typer.Option(
         "--init-from", help="Start from this checkpoint's weights (continue or fine-tune it)")
     ] = None,
+    max_minutes: Annotated[float | None, typer.Option(
+        "--max-minutes", help="Stop at the first checkpoint after this many minutes of "
+        "training and export the best one (a budget for CPU runs)")] = None,
 ) -> None:
     """Train a model on a corpus; writes a checkpoint, metrics.json and loss.png to -o."""
     from composer.progress import RichProgress
@@ -325,7 +328,8 @@ def train(
     task = make_task(model, layout)
     config = TrainConfig(steps=steps, batch=batch, seq_len=seq_len, learning_rate=learning_rate,
                          seed=seed, checkpoint_every=min(checkpoint_every, steps),
-                         patience=patience, workers=workers, weights_dtype=weights_dtype)
+                         patience=patience, workers=workers, weights_dtype=weights_dtype,
+                         max_minutes=max_minutes)
     try:
         with RichProgress(err) as progress:
             task.prepare(corpus, config, progress)  # encodes (or loads) the data with a bar

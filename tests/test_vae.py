@@ -171,11 +171,14 @@ def long_corpus(tmp_path_factory, chorales, folk_tunes):
 
 def test_vae_16bar_trains_generates_and_interpolates(long_corpus, chorales, folk_tunes, tmp_path):
     out = tmp_path / "vae16"
+    # fine-tuned from the shipped checkpoint, with a time budget spent at the first checkpoint
     f.run_cli("train", "--model", "vae-16bar", "--corpus", long_corpus, "-o", out,
-              "--steps", "6", "--checkpoint-every", "3", "--batch", "8",
-              "--weights-dtype", "float16", check=True)
+              "--steps", "6", "--checkpoint-every", "3", "--batch", "8", "--max-minutes", "0",
+              "--init-from", default_dir("vae-16bar"), "--weights-dtype", "float16", check=True)
     info = json.loads((out / "model.json").read_text())
     assert info["network"]["segments"] == 16 and info["network"]["steps"] == 256
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["steps"] == 3 and metrics["initialized_from"] == str(default_dir("vae-16bar"))
     assert info["weights_dtype"] == "float16"
     with np.load(out / "weights.npz") as weights:
         assert {weights[k].dtype for k in weights.files} == {np.dtype("float16")}

@@ -40,6 +40,7 @@ class TrainConfig:
     valid_batches: int = 32
     workers: int | None = None  # processes for encoding the corpus
     weights_dtype: str = "float32"  # how the exported weights.npz stores them
+    max_minutes: float | None = None  # stop at the first checkpoint past this wall time
 
 
 class Task(Protocol):
@@ -110,6 +111,8 @@ def train(task: Task, corpus: Path, out: Path, config: TrainConfig, *, resume: b
         callbacks.insert(1, keras.callbacks.EarlyStopping(
             monitor=task.monitor, mode="min", patience=config.patience,
             restore_best_weights=True))
+    if config.max_minutes is not None:
+        callbacks.append(TimeBudget(config.max_minutes * 60))
     if verbose is None:  # a live bar on a terminal, one line per checkpoint in a log
         import sys
 
@@ -153,6 +156,23 @@ def train(task: Task, corpus: Path, out: Path, config: TrainConfig, *, resume: b
 
         shutil.rmtree(backup)
     return summary
+
+
+def TimeBudget(seconds: float):
+    """A callback that ends training at the first checkpoint past `seconds` of wall time, so a
+    run on a CPU can be given an evening rather than a step count it cannot predict; the
+    export that follows is the same as after the last step (best weights, card, curves)."""
+    import keras
+
+    class _TimeBudget(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.started = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            if time.perf_counter() - self.started >= seconds:
+                self.model.stop_training = True
+
+    return _TimeBudget()
 
 
 def _strategy_name(strategy) -> str:

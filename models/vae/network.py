@@ -34,6 +34,9 @@ class VaeConfig:
     segments: int = 1  # >1: hierarchical decoder, a conductor LSTM emits one embedding a segment
     conductor_units: int = 256
 
+    # the objective's settings, not the network's: a checkpoint fine-tunes under other values
+    LOSS_ONLY = ("free_bits", "max_beta", "beta_rate", "sampling_rate")
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["dec_units"] = list(self.dec_units)
