@@ -87,6 +87,10 @@ CHECKPOINT_HELP = "A folder `composer train` wrote (its model.json says which mo
 PROGRAM_HELP = ("GM program 0-127 of every pitched note, or one per track: pop's melody, "
                 "bridge, accompaniment as 73,48,0 (default: the model's own)")
 QPM_HELP = "Tempo in quarter notes per minute"
+PROMPT_HELP = ("Words that steer the MIDI models: instruments, tempo, mood (major/minor), "
+               "density, style, e.g. \"dark slow strings\" (the table: docs/prompts.md); "
+               "flags you give win")
+MODE_HELP = "major or minor: each loop moved to that mode of its own key (default: as written)"
 
 
 def _user_errors():
@@ -703,13 +707,30 @@ def _settings(model: str | None, checkpoint: Path | None, **values):
                         checkpoint=str(checkpoint) if checkpoint else None, **values)
 
 
+def _steered(prompt: str | None, model: str | None, checkpoint: Path | None,
+             **values) -> tuple[str | None, dict]:
+    """The model and qpm/program/temperature/mode a prompt asks for where no flag was given
+    (composer.prompt), said on stderr; 120 qpm when neither gives a tempo."""
+    if prompt is not None:
+        from composer.prompt import read_prompt, steer
+
+        plan = read_prompt(prompt)
+        model, values = steer(plan, model, str(checkpoint) if checkpoint else None, values)
+        err.print(f"prompt: {plan.describe()}", soft_wrap=True)
+    if values.get("qpm") is None:
+        values["qpm"] = 120.0
+    return model, values
+
+
 @app.command("play")
 @user_errors
 def play(
     model: Annotated[str | None, typer.Option("--model", "-m", help=MODEL_HELP + " (default: lstm)")] = None,
     checkpoint: Annotated[Path | None, typer.Option("--checkpoint", help=CHECKPOINT_HELP)] = None,
-    qpm: Annotated[float, typer.Option("--qpm", help=QPM_HELP)] = 120.0,
+    qpm: Annotated[float | None, typer.Option("--qpm", help=QPM_HELP + " [default: 120, or the prompt's]")] = None,
     program: Annotated[str | None, typer.Option("--program", help=PROGRAM_HELP)] = None,
+    prompt: Annotated[str | None, typer.Option("--prompt", help=PROMPT_HELP)] = None,
+    mode: Annotated[str | None, typer.Option("--mode", help=MODE_HELP)] = None,
     minutes: Annotated[float | None, typer.Option("--minutes", help="How long (fractions allowed, e.g. 0.5); default: until Ctrl-C, or 1 with -o")] = None,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to this .wav/.flac (exactly --minutes long) instead of the speakers; 'null' plays to nothing")] = None,
     fallback: Annotated[Path | None, typer.Option("--fallback-out", help="Play to the speakers, or to this file when there are none")] = None,
@@ -722,6 +743,7 @@ def play(
     midi_out: Annotated[bool, typer.Option("--midi-out", help="Also send the notes, MIDI clock and start/stop to a MIDI output port: a virtual port named composer, or --midi-port")] = False,
     midi_port: Annotated[str | None, typer.Option("--midi-port", help="With --midi-out: the existing port whose name contains this")] = None,
     audio: Annotated[bool, typer.Option("--audio/--no-audio", help="--no-audio: MIDI out only, in real time")] = True,
+    keep: Annotated[Path | None, typer.Option("--keep", help="Also file every loop played in this folder as a sample pack (WAV with loop points + MIDI, index.csv), as `composer loops` does")] = None,
 ) -> None:
     """Endless music: loops generated, rendered and crossfaded on bar lines."""
     from composer.player import NoAudioDevice, Player, open_sink
@@ -732,10 +754,11 @@ def play(
         raise ValueError("--midi-port names the port for --midi-out: give --midi-out too")
     if not audio and not midi_out:
         raise ValueError("--no-audio plays to MIDI out only: give --midi-out too")
-    settings = _settings(model, checkpoint, qpm=qpm, program=_program(program),
-                         temperature=temperature,
-                         bars=bars, loop_seconds=loop_seconds, crossfade_beats=crossfade,
-                         seed=seed, soundfont=soundfont)
+    model, steered = _steered(prompt, model, checkpoint, qpm=qpm, program=_program(program),
+                              temperature=temperature, mode=mode)
+    settings = _settings(model, checkpoint, **steered, bars=bars, loop_seconds=loop_seconds,
+                         crossfade_beats=crossfade, seed=seed, soundfont=soundfont)
+    pack = _pack(keep, settings, prompt if program is None else None)
     port = _open_midi_out(midi_port) if midi_out else None
     if not audio:
         sink = open_sink("null", settings.sample_rate, paced=True)
@@ -755,7 +778,132 @@ def play(
         from composer.player.midi_out import MidiOut
 
         MidiOut(port).attach(player)
-    _play(player, sink, minutes)
+    keeper = None
+    if pack is not None:
+        from composer.pack import Keeper
+
+        keeper = Keeper(pack).attach(player)
+    try:
+        _play(player, sink, minutes)
+    finally:
+        if keeper is not None:
+            kept = keeper.close()
+            err.print(f"{keep}: {len(kept)} loops kept, listed in index.csv"
+                      + "".join(f"; not kept: {e}" for e in keeper.errors[:3]), soft_wrap=True)
+
+
+@app.command("oneshots")
+@user_errors
+def oneshots(
+    output: Annotated[Path, typer.Option("-o", "--output", help="Folder to write the one-shots and index into")],
+    kit: Annotated[str | None, typer.Option("--kit", help="gm-drums: every General MIDI drum key the soundfont has (35-81)")] = None,
+    program: Annotated[int | None, typer.Option("--program", help="GM program 0-127 of pitched one-shots")] = None,
+    notes: Annotated[str, typer.Option("--notes", help="With --program: C2..C4 (chromatic), C2..C4/3 (every 3rd semitone) or C4,E4,G4")] = "C2..C4",
+    velocity: Annotated[int, typer.Option("--velocity", help="MIDI velocity 1-127")] = 100,
+    seconds: Annotated[float, typer.Option("--seconds", help="How long a pitched note is held before its release")] = 1.0,
+    effects: Annotated[bool, typer.Option("--effects", help="Keep FluidSynth's reverb and chorus (default: dry)")] = False,
+    soundfont: Annotated[str | None, typer.Option("--soundfont", help="Soundfont .sf2/.sf3")] = None,
+) -> None:
+    """Drum hits or pitched notes from the soundfont as one-shot WAVs: silence trimmed, peaks
+    at -1 dBFS, a short fade at the tail only; with index.csv and index.json."""
+    from composer.oneshots import GM_DRUMS, note_range, render_oneshots, write_oneshots
+    from composer.progress import RichProgress
+
+    if (kit is None) == (program is None):
+        raise ValueError("give --kit gm-drums or --program N (with --notes), one of the two")
+    if kit is not None and kit != "gm-drums":
+        raise ValueError(f"--kit {kit!r}: the kit is gm-drums")
+    if program is not None and not 0 <= program <= 127:
+        raise ValueError(f"--program must be a GM program 0-127, not {program}")
+    pitches = list(GM_DRUMS) if kit else note_range(notes)
+    if output.exists() and not output.is_dir():
+        raise ValueError(f"{output}: not a folder")
+    with RichProgress(err) as progress:
+        shots = render_oneshots(program=program, pitches=pitches, velocity=velocity,
+                                seconds=seconds, soundfont=soundfont, effects=effects,
+                                progress=progress)
+    rows = write_oneshots(output, shots)
+    missing = len(pitches) - len(rows)
+    out.print(f"{output}: {len(rows)} one-shots; index.csv and index.json"
+              + (f" ({missing} keys silent in this soundfont, skipped)" if missing else ""),
+              soft_wrap=True)
+
+
+def _seamless(maker, tries: int = 3):
+    """A loop whose seam is no more abrupt than its music (worst score <= 1), else the best
+    of `tries`: a pack is for looping, so a loop with a click is made again."""
+    best = None
+    for _ in range(tries):
+        loop = maker()
+        if best is None or loop.seam.worst < best.seam.worst:
+            best = loop
+        if best.seam.ok:
+            break
+    return best
+
+
+def _pack(folder: Path | None, settings, prompt: str | None):
+    """`play --keep`: the pack its loops are filed in (composer.pack), opened before any
+    audio is made so a bad folder costs nothing; the file names' role is the prompt's
+    instrument unless --program chose one."""
+    if folder is None:
+        return None
+    from composer.pack import Pack
+
+    role = None
+    if prompt is not None:
+        from composer.prompt import read_prompt
+
+        role = read_prompt(prompt).instrument
+    return Pack(folder, model=settings.model_label, prompt=prompt or "", role=role)
+
+
+@app.command("loops")
+@user_errors
+def loops(
+    output: Annotated[Path, typer.Option("-o", "--output", help="Pack folder to fill (made if missing; a pack there is added to)")],
+    prompt: Annotated[str | None, typer.Option("--prompt", help=PROMPT_HELP)] = None,
+    bpm: Annotated[float | None, typer.Option("--bpm", "--qpm", help="Tempo in beats (quarter notes) a minute [default: 120, or the prompt's]")] = None,
+    bars: Annotated[int, typer.Option("--bars", help="Bars in each loop")] = 4,
+    count: Annotated[int, typer.Option("--count", help="How many loops")] = 10,
+    model: Annotated[str | None, typer.Option("--model", "-m", help=MODEL_HELP + " (default: lstm, or the prompt's)")] = None,
+    checkpoint: Annotated[Path | None, typer.Option("--checkpoint", help=CHECKPOINT_HELP)] = None,
+    program: Annotated[str | None, typer.Option("--program", help=PROGRAM_HELP)] = None,
+    mode: Annotated[str | None, typer.Option("--mode", help=MODE_HELP)] = None,
+    temperature: Annotated[float | None, typer.Option("--temperature", help="Sampling temperature (default: the model's)")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Random seed for a repeatable pack")] = None,
+    soundfont: Annotated[str | None, typer.Option("--soundfont", help="Soundfont .sf2/.sf3")] = None,
+) -> None:
+    """A sample pack: tempo-exact seamless loops (WAV with loop points, plus the MIDI), named
+    role_BPMbpm_KEY_NN, with index.csv and index.json."""
+    from composer.pack import Pack
+    from composer.player.makers import MidiLoopMaker
+    from composer.progress import RichProgress
+
+    if count < 1:
+        raise ValueError(f"--count must be at least 1, not {count}")
+    model, steered = _steered(prompt, model, checkpoint, qpm=bpm, program=_program(program),
+                              temperature=temperature, mode=mode)
+    settings = _settings(model, checkpoint, **steered, bars=bars, seed=seed,
+                         soundfont=soundfont)
+    role = None
+    if prompt is not None and program is None:
+        from composer.prompt import read_prompt
+
+        role = read_prompt(prompt).instrument
+    pack = Pack(output, model=settings.model_label, prompt=prompt or "", role=role)
+    maker = MidiLoopMaker(settings)
+    entries = []
+    with RichProgress(err) as progress:
+        progress("loops", 0, count)
+        for done in range(1, count + 1):
+            entries.append(pack.add(_seamless(maker)))
+            progress("loops", done, count)
+    seams = [e.seam for e in entries if e.seam is not None]
+    out.print(f"{output}: {len(entries)} loops of {bars} bars at {settings.qpm:g} bpm "
+              f"({', '.join(sorted({e.key for e in entries}))}), worst seam "
+              f"{max(seams):.2f}; index.csv and index.json" if seams else
+              f"{output}: {len(entries)} loops; index.csv and index.json", soft_wrap=True)
 
 
 def _open_midi_out(name: str | None):

@@ -114,6 +114,16 @@ class Phrase:
         return Phrase(sequence, self.qpm, self.bars, self.meter, _programs(sequence),
                       self.known_key)
 
+    def with_mode(self, mode: str | None) -> Phrase:
+        """A copy in the parallel `mode` ("major" or "minor") of its key (composer.modes);
+        None, or the mode it is already in: this phrase itself."""
+        if mode is None:
+            return self
+        from composer.modes import to_mode
+
+        sequence, key = to_mode(self.sequence, mode)
+        return Phrase(sequence, self.qpm, self.bars, self.meter, self.programs, key)
+
 
 def bar_seconds(qpm: float, meter: tuple[int, int] = (4, 4)) -> float:
     """One bar's length in seconds at `qpm` quarter notes a minute."""

@@ -20,7 +20,8 @@ from composer.player.sinks import DRIVERS
 NAMES = (*SETTINGS, "driver")
 
 HELP = f"""commands:
-  start [prompt]      start playing (a text prompt needs MusicGPT, not installed: symbolic models play)
+  start [prompt]      start playing; a prompt's words set the model, instrument, tempo, mode
+                      and temperature first ("start dark slow strings"; docs/prompts.md)
   stop                stop playing (a file driver's file is written)
   pause / resume      pause and resume the music
   next                move to the next loop at the next bar line
@@ -35,6 +36,7 @@ HELP = f"""commands:
                         bars          bars in each loop
                         loop-seconds  how long each loop plays
                         crossfade     crossfade length in beats
+                        mode          major or minor (each loop moved there), or default
                         driver        {DRIVERS} (from the next start)
   validate <file>     check a MIDI file the way corpus ingest does
   debug on|off        show the player's log
@@ -100,13 +102,20 @@ class Shell(cmd.Cmd):
             self.say("already playing")
             return False
         if arg.strip():
-            self.say("text prompts need the MusicGPT generator, which is not installed; "
-                     f"playing the {self.settings.model} model")
+            self.settings = self._prompted(arg.strip())
         sink = self._sink()
         self.player = Player(self.settings, sink).start()
         self.say(f"starting {self.settings.model_label} at {self.settings.qpm:g} qpm on "
                  f"{self.driver}")
         return False
+
+    def _prompted(self, text: str) -> PlaySettings:
+        """The settings with a prompt's words applied over them (composer.prompt.changes)."""
+        from composer.prompt import changes, read_prompt
+
+        plan = read_prompt(text)
+        self.say(f"prompt: {plan.describe()}")
+        return changed(self.settings, **changes(plan, self.settings))
 
     def _playing(self) -> Player:
         if self.player is None:

@@ -200,15 +200,20 @@ def test_controls_change_settings_by_keyboard_and_mouse(app):
     assert app.player.state == "playing"
 
 
-def test_the_prompt_field_says_it_needs_musicgpt(app):
-    before = app.player.settings
+def test_the_prompt_field_steers_the_next_loops(app):
     click(app, app.controls.named("prompt").rect.center)
-    type_text(app, "calm piano")
+    type_text(app, "dark slow strings")
     press(app, pygame.K_RETURN)
-    assert "MusicGPT" in app.board.message.text
-    assert app.player.settings == before
+    assert "prompt: dark -> minor, slow -> 70 qpm, strings -> program 48" in app.board.message.text
+    step_until(app, lambda: app.player.settings.mode == "minor", 5)
+    assert (app.player.settings.qpm, app.player.settings.program) == (70.0, 48)
+    assert app.controls.named("qpm").value == 70.0  # the panel shows what the prompt set
+    assert app.controls.named("program").value == 48
     press(app, pygame.K_ESCAPE)
     assert app.running
+    back = {"qpm": SETTINGS.qpm, "program": SETTINGS.program, "mode": None}
+    app.player.set(**back)  # as the other tests expect
+    app.controls.reflect(back)
 
 
 class Recorder:

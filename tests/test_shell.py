@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+import pretty_midi
 import soundfile
 from factories import ROOT, garbage
 
@@ -65,12 +66,13 @@ def test_shell_start_status_set_save_validate_quit(tmp_path):
         term.expect(r"save <file>.*?composer> ", timeout=10)
         term.type("set tempo 96")
         term.expect(r"tempo = 96")
-        term.type("start")
+        term.type("start dark strings")  # a prompt: mode and instrument; the tempo stays
+        term.expect(r"prompt: dark -> minor, strings -> program 48")
         term.expect(r"starting lstm at 96 qpm")
         for _ in range(60):  # the first loop takes a moment to make
             term.type("status")
             term.expect(r"\] composer> ")
-            if re.search(r"\[playing: lstm loop \d+, 8 bars at 96 qpm, [A-G][#b]? (major|minor)",
+            if re.search(r"\[playing: lstm loop \d+, 8 bars at 96 qpm, [A-G][#b]? minor",
                          term.last):
                 break
             time.sleep(0.5)
@@ -94,7 +96,8 @@ def test_shell_start_status_set_save_validate_quit(tmp_path):
     points = read_loop_points(tmp_path / "keep.wav")
     bar = 4 * 60 / 96 * rate
     assert points.end == len(audio) and abs(len(audio) / bar - round(len(audio) / bar)) < 1e-3
-    assert (tmp_path / "keep.mid").stat().st_size > 0
+    saved = pretty_midi.PrettyMIDI(str(tmp_path / "keep.mid"))
+    assert {i.program for i in saved.instruments} == {48}
 
 
 def test_shell_takes_a_checkpoint_folder_and_names_every_setting(tmp_path):
@@ -113,7 +116,7 @@ def test_shell_takes_a_checkpoint_folder_and_names_every_setting(tmp_path):
         term.expect(r"stopped; model vae-2bar \(.*my-vae\), 120 qpm, driver null")
         term.type("set nope 1")
         term.expect(r"error: unknown setting 'nope'; one of qpm, model, checkpoint, "
-                    r"temperature, program, bars, loop-seconds, crossfade, driver")
+                    r"temperature, program, bars, loop-seconds, crossfade, mode, driver")
         term.type("set driver x.mp3")
         term.expect(r"error: driver 'x.mp3': use speakers, null, or a .wav/.flac file")
         term.type(f"set model {tmp_path}")

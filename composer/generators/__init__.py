@@ -55,6 +55,8 @@ class ModelSpec:
     primer_lead: bool = False  # one instrument: primed with the primer's lead track alone
     # (composer.generation.lead_track), not the whole arrangement
     interpolates: bool = False  # has a latent space between two songs (interpolate)
+    tracks: int = 1  # pitched tracks it writes, in order (a prompt's second instrument
+    # plays all but the first)
     evaluator: str | None = None  # its family in training.evaluate.EVALUATORS ("lstm": any
     # next-token model, scored by perplexity beside an n-gram)
 
@@ -80,7 +82,7 @@ GENERATORS: dict[str, ModelSpec] = {spec.name: spec for spec in (
               # 0.85: the best mean music-statistics OA on POP909's valid split (1.0: 0.63,
               # 0.9: 0.68, 0.85: 0.72, 0.8: 0.71); see docs/BENCHMARKS.md
               "composer.generators.pop:PopGenerator", loads=("pop",), temperature=0.85,
-              primer=True, evaluator="lstm"),
+              primer=True, tracks=3, evaluator="lstm"),
     ModelSpec("vae-2bar", "melody VAE, 2-bar windows: a slow latent walk",
               "composer.generators.vae:VaeGenerator", loads=VAES, temperature=0.5,
               interpolates=True, evaluator="vae"),
@@ -88,7 +90,8 @@ GENERATORS: dict[str, ModelSpec] = {spec.name: spec for spec in (
               "composer.generators.vae:VaeGenerator", loads=VAES, temperature=0.5,
               interpolates=True, evaluator="vae"),
     ModelSpec("gan", "MuseGAN-style phrase GAN: four chorale voices together",
-              "composer.generators.gan:GanGenerator", loads=("gan",), evaluator="gan"),
+              "composer.generators.gan:GanGenerator", loads=("gan",), tracks=4,
+              evaluator="gan"),
     ModelSpec("hybrid", "the GAN writes two tunes, the 2-bar VAE walks between their leads",
               "composer.generators.hybrid:HybridGenerator", temperature=0.5),
 )}

@@ -17,8 +17,6 @@ from composer.gui.worker import Changes, Worker
 from composer.player.player import Player
 
 WORDS = {"qpm": "tempo", "program": "instrument", "crossfade_beats": "crossfade"}
-PROMPT_NOTE = ("text prompts need the MusicGPT generator (issue 16), not here yet: "
-               "the prompt is kept but not used")
 
 
 class Commands:
@@ -33,6 +31,7 @@ class Commands:
         self.save_dir = save_dir
         self.quit = quit
         self.changes = Changes(delay)
+        self.reflect: Callable[[dict], None] = lambda values: None  # the panel shows them
 
     def play_pause(self) -> None:
         if self.player.state == "paused":
@@ -82,7 +81,20 @@ class Commands:
             self.worker.submit(apply)
 
     def prompt(self, text: str) -> None:
-        self.board.say(PROMPT_NOTE)
+        """A prompt's words (composer.prompt) as settings, heard from the next loop."""
+        from composer.prompt import changes, read_prompt
+
+        if not text.strip():
+            return
+        plan = read_prompt(text)
+        update = changes(plan, self.player.settings)
+        if not update:
+            self.board.say(f"prompt: {plan.describe()}: nothing to change")
+            return
+        self.reflect(update)
+        self.change(**update)
+        self.send_changes(force=True)
+        self.board.say(f"prompt: {plan.describe()}: heard from the next loop")
 
     def toggle_midi(self) -> None:
         try:

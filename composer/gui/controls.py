@@ -94,7 +94,7 @@ def build(commands: Commands, settings: PlaySettings,
                 lambda v: commands.change(bars=v)),
         Stepper("crossfade", "crossfade", CROSSFADES, float(settings.crossfade_beats),
                 lambda v: f"{v:g} beats", lambda v: commands.change(crossfade_beats=v)),
-        Field("prompt", "prompt", "needs MusicGPT (later)", commands.prompt),
+        Field("prompt", "prompt", "e.g. dark slow strings", commands.prompt),
         Toggle("midi", "MIDI out", lambda: commands.midi.on, commands.toggle_midi),
     ]
 
@@ -122,6 +122,7 @@ class Controls:
         self.commands = commands
         self.widgets = build(commands, settings, checkpoints)
         self.focus = Focus(self.widgets)
+        commands.reflect = self.reflect
         self._panel: pygame.Surface | None = None
         self._drawn_for: tuple | None = None
 
@@ -139,6 +140,14 @@ class Controls:
                 widget.draw(self._panel, texts, size, widget is focused)
             self._drawn_for = key
         screen.blit(self._panel, area, area)
+
+    def reflect(self, values: dict) -> None:
+        """Show settings changed by a prompt on their steppers."""
+        if "model" in values:
+            self.named("model").show_value((values["model"], values.get("checkpoint")))
+        for field in ("program", "qpm", "temperature"):
+            if field in values:
+                self.named(field).show_value(values[field])
 
     def named(self, name: str) -> Widget:
         return next(w for w in self.widgets if w.name == name)

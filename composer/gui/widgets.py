@@ -108,6 +108,12 @@ class Stepper(Widget):
     def value(self) -> Any:
         return self.values[self.index]
 
+    def show_value(self, value: Any) -> None:
+        """Point at `value`, set elsewhere (a prompt), without calling `change`."""
+        if value not in self.values:
+            self.values = sorted([*self.values, value], key=_order)
+        self.index = self.values.index(value)
+
     def step(self, delta: int) -> None:
         index = max(0, min(len(self.values) - 1, self.index + delta))
         if index != self.index:

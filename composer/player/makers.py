@@ -84,7 +84,7 @@ class MidiLoopMaker:
         with self._lock:
             settings, generator = self.settings, self.generator
         phrase = generator.phrase(settings.bars, settings.qpm)
-        return phrase.with_program(settings.program)
+        return phrase.with_mode(settings.mode).with_program(settings.program)
 
     def render(self, phrase: Phrase) -> Clip:
         """A phrase as a seamless period (the folded tail adds to the start), not yet

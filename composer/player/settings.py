@@ -23,6 +23,7 @@ class PlaySettings:
     program: int | tuple[int, ...] | None = None  # GM program of every pitched note, or one
     # per track (the pop model's melody, bridge, accompaniment); None: the model's own
     temperature: float | None = None  # None: the model's default
+    mode: str | None = None  # "major" | "minor": each phrase moved there (composer.modes)
     bars: int = 8  # length of each loop
     loop_seconds: float = 20.0  # how long a loop plays before the next comes in
     crossfade_beats: float = 4.0  # beats of the incoming loop
@@ -41,6 +42,8 @@ class PlaySettings:
         if self.source not in MAKERS:
             raise ValueError(f"unknown source {self.source!r}; one of {', '.join(MAKERS)}")
         resolve(self.model, self.checkpoint)  # GenerationError (a ValueError) names the problem
+        if self.mode not in (None, "major", "minor"):
+            raise ValueError(f"mode must be major or minor, not {self.mode!r}")
         for field, (low, high) in LIMITS.items():
             value = getattr(self, field)
             for one in value if isinstance(value, tuple) else (value,):
@@ -60,7 +63,7 @@ class PlaySettings:
 SETTINGS = {"qpm": ("qpm", float), "model": ("model", str), "checkpoint": ("checkpoint", str),
             "temperature": ("temperature", float), "program": ("program", "programs"),
             "bars": ("bars", int), "loop-seconds": ("loop_seconds", float),
-            "crossfade": ("crossfade_beats", float)}
+            "crossfade": ("crossfade_beats", float), "mode": ("mode", str)}
 ALIASES = {"tempo": "qpm", "instrument": "program", "duration": "loop-seconds"}
 
 
@@ -75,7 +78,7 @@ def parse_setting(name: str, text: str) -> dict:
     if name not in SETTINGS:
         raise ValueError(f"unknown setting {name!r}; one of {', '.join(SETTINGS)}")
     field, kind = SETTINGS[name]
-    if name in ("program", "temperature") and text in ("default", "model"):
+    if name in ("program", "temperature", "mode") and text in ("default", "model"):
         return {field: None}
     if kind == "programs":
         return {field: parse_program(text)}
