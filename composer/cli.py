@@ -744,6 +744,11 @@ def play(
     midi_port: Annotated[str | None, typer.Option("--midi-port", help="With --midi-out: the existing port whose name contains this")] = None,
     audio: Annotated[bool, typer.Option("--audio/--no-audio", help="--no-audio: MIDI out only, in real time")] = True,
     keep: Annotated[Path | None, typer.Option("--keep", help="Also file every loop played in this folder as a sample pack (WAV with loop points + MIDI, index.csv), as `composer loops` does")] = None,
+    engine: Annotated[str, typer.Option("--engine", help="midi (the models here) or musicgpt (audio from the MusicGPT binary for --prompt, with the MIDI path, steered by the same words, playing until its clips are ready)")] = "midi",
+    musicgpt: Annotated[Path | None, typer.Option("--musicgpt", help="The MusicGPT binary (default: $COMPOSER_MUSICGPT, musicgpt on PATH, ./musicgpt-x86_64-unknown-linux-gnu)")] = None,
+    musicgpt_model: Annotated[str, typer.Option("--musicgpt-model", help="small, small-quant, medium, medium-quant or large")] = "small",
+    clip_seconds: Annotated[int, typer.Option("--clip-seconds", help="Seconds of each MusicGPT clip, 1-30")] = 10,
+    musicgpt_timeout: Annotated[float, typer.Option("--musicgpt-timeout", help="Seconds before a MusicGPT clip is given up (tried once more, then the MIDI path plays its slot)")] = 300.0,
 ) -> None:
     """Endless music: loops generated, rendered and crossfaded on bar lines."""
     from composer.player import NoAudioDevice, Player, open_sink
@@ -756,8 +761,23 @@ def play(
         raise ValueError("--no-audio plays to MIDI out only: give --midi-out too")
     model, steered = _steered(prompt, model, checkpoint, qpm=qpm, program=_program(program),
                               temperature=temperature, mode=mode)
+    if engine not in ("midi", "musicgpt"):
+        raise ValueError(f"--engine {engine!r}: midi or musicgpt")
+    if engine == "musicgpt" and not prompt:
+        raise ValueError("--engine musicgpt writes audio for a text: give --prompt \"...\"")
+    audio_path = {} if engine == "midi" else {
+        "source": "musicgpt", "prompt": prompt, "clip_seconds": clip_seconds,
+        "musicgpt": str(musicgpt) if musicgpt else None, "musicgpt_model": musicgpt_model,
+        "musicgpt_timeout": musicgpt_timeout}
     settings = _settings(model, checkpoint, **steered, bars=bars, loop_seconds=loop_seconds,
-                         crossfade_beats=crossfade, seed=seed, soundfont=soundfont)
+                         crossfade_beats=crossfade, seed=seed, soundfont=soundfont,
+                         **audio_path)
+    if engine == "musicgpt":
+        from composer.musicgpt import MusicGptRequest, find_binary
+
+        MusicGptRequest(prompt, seconds=clip_seconds, model=musicgpt_model,
+                        timeout=musicgpt_timeout)  # checks them before any music is made
+        err.print(f"MusicGPT: {find_binary(musicgpt)}", soft_wrap=True)
     pack = _pack(keep, settings, prompt if program is None else None)
     port = _open_midi_out(midi_port) if midi_out else None
     if not audio:
@@ -778,6 +798,12 @@ def play(
         from composer.player.midi_out import MidiOut
 
         MidiOut(port).attach(player)
+    if engine == "musicgpt":  # its fallbacks, one line each, as they happen
+        from composer.player.events import PlayerError
+
+        player.subscribe(lambda event: err.print(event.message, soft_wrap=True)
+                         if isinstance(event, PlayerError) and
+                         event.message.startswith("MusicGPT") else None)
     keeper = None
     if pack is not None:
         from composer.pack import Keeper
@@ -926,6 +952,8 @@ def _play(player, sink, minutes: float | None) -> None:
         try:
             if not sink.realtime:
                 with RichProgress(err) as progress:
+                    if hasattr(player.maker, "show_progress"):  # MusicGPT's own bar
+                        player.maker.show_progress = progress
                     player.run(minutes * 60.0, progress)
             else:
                 player.start()

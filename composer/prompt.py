@@ -214,3 +214,15 @@ def changes(plan: PromptPlan, settings) -> dict:
     if plan.model:
         update.update(model=model, checkpoint=None)
     return update
+
+
+def audio_source(text: str, settings) -> tuple[dict, str | None]:
+    """MusicGPT for a prompt typed in the shell or the window, when it is installed: the
+    settings that switch to it, or none and one line saying why the MIDI path plays alone."""
+    from composer.musicgpt import MusicGptError, find_binary
+
+    try:
+        find_binary(settings.musicgpt)
+    except MusicGptError as exc:
+        return {}, f"{exc}; the MIDI path plays, steered by the prompt"
+    return {"source": "musicgpt", "prompt": text}, None

@@ -21,7 +21,9 @@ NAMES = (*SETTINGS, "driver")
 
 HELP = f"""commands:
   start [prompt]      start playing; a prompt's words set the model, instrument, tempo, mode
-                      and temperature first ("start dark slow strings"; docs/prompts.md)
+                      and temperature first ("start dark slow strings"; docs/prompts.md),
+                      and MusicGPT, when installed, writes audio for it
+  prompt <text>       the same while playing, heard from the next loop
   stop                stop playing (a file driver's file is written)
   pause / resume      pause and resume the music
   next                move to the next loop at the next bar line
@@ -37,6 +39,7 @@ HELP = f"""commands:
                         loop-seconds  how long each loop plays
                         crossfade     crossfade length in beats
                         mode          major or minor (each loop moved there), or default
+                        engine        midi, or musicgpt (audio for the last prompt)
                         driver        {DRIVERS} (from the next start)
   validate <file>     check a MIDI file the way corpus ingest does
   debug on|off        show the player's log
@@ -102,20 +105,36 @@ class Shell(cmd.Cmd):
             self.say("already playing")
             return False
         if arg.strip():
-            self.settings = self._prompted(arg.strip())
+            self.settings = changed(self.settings, **self._prompted(arg.strip()))
         sink = self._sink()
         self.player = Player(self.settings, sink).start()
         self.say(f"starting {self.settings.model_label} at {self.settings.qpm:g} qpm on "
                  f"{self.driver}")
         return False
 
-    def _prompted(self, text: str) -> PlaySettings:
-        """The settings with a prompt's words applied over them (composer.prompt.changes)."""
-        from composer.prompt import changes, read_prompt
+    def _prompted(self, text: str) -> dict:
+        """What a prompt changes: its words over the settings (composer.prompt.changes), and
+        MusicGPT writing audio for it when it is installed."""
+        from composer.prompt import audio_source, changes, read_prompt
 
         plan = read_prompt(text)
         self.say(f"prompt: {plan.describe()}")
-        return changed(self.settings, **changes(plan, self.settings))
+        audio, why_not = audio_source(text, self.settings)
+        if why_not:
+            self.say(why_not)
+        return {**changes(plan, self.settings), **audio}
+
+    def do_prompt(self, arg: str) -> bool:
+        if not arg.strip():
+            raise ValueError("prompt what? e.g. prompt dark slow strings")
+        update = self._prompted(arg.strip())
+        if self.player is None:
+            self.settings = changed(self.settings, **update)
+            self.say("type start to play it")
+        else:
+            self.player.set(**update)
+            self.say("heard from the next loop")
+        return False
 
     def _playing(self) -> Player:
         if self.player is None:

@@ -116,7 +116,7 @@ def test_shell_takes_a_checkpoint_folder_and_names_every_setting(tmp_path):
         term.expect(r"stopped; model vae-2bar \(.*my-vae\), 120 qpm, driver null")
         term.type("set nope 1")
         term.expect(r"error: unknown setting 'nope'; one of qpm, model, checkpoint, "
-                    r"temperature, program, bars, loop-seconds, crossfade, mode, driver")
+                    r"temperature, program, bars, loop-seconds, crossfade, mode, engine, driver")
         term.type("set driver x.mp3")
         term.expect(r"error: driver 'x.mp3': use speakers, null, or a .wav/.flac file")
         term.type(f"set model {tmp_path}")

@@ -16,7 +16,8 @@ from composer.gui.midi import MidiLink
 from composer.gui.worker import Changes, Worker
 from composer.player.player import Player
 
-WORDS = {"qpm": "tempo", "program": "instrument", "crossfade_beats": "crossfade"}
+WORDS = {"qpm": "tempo", "program": "instrument", "crossfade_beats": "crossfade",
+         "source": "engine"}
 
 
 class Commands:
@@ -84,17 +85,22 @@ class Commands:
         """A prompt's words (composer.prompt) as settings, heard from the next loop."""
         from composer.prompt import changes, read_prompt
 
+        from composer.prompt import audio_source
+
         if not text.strip():
             return
         plan = read_prompt(text)
         update = changes(plan, self.player.settings)
-        if not update:
+        audio, why_not = audio_source(text.strip(), self.player.settings)
+        if not update and not audio:
             self.board.say(f"prompt: {plan.describe()}: nothing to change")
             return
         self.reflect(update)
-        self.change(**update)
+        self.change(**update, **audio)
         self.send_changes(force=True)
-        self.board.say(f"prompt: {plan.describe()}: heard from the next loop")
+        self.board.say(f"prompt: {plan.describe()}: heard from the next loop"
+                       + (" (MusicGPT writing audio for it)" if audio else
+                          " (MusicGPT not installed: the MIDI path plays)"))
 
     def toggle_midi(self) -> None:
         try:

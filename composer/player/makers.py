@@ -110,8 +110,18 @@ class MidiLoopMaker:
         return self.finish(self.render(self.compose()))
 
 
-MAKERS: dict[str, type] = {"midi": MidiLoopMaker}
+# the audio path's maker is named, not imported: it is loaded only when it is used
+MAKERS: dict[str, type | str] = {
+    "midi": MidiLoopMaker,
+    "musicgpt": "composer.player.audio_maker:MusicGptLoopMaker",
+}
 
 
 def make_maker(settings: PlaySettings) -> LoopMaker:
-    return MAKERS[settings.source](settings)
+    maker = MAKERS[settings.source]
+    if isinstance(maker, str):
+        import importlib
+
+        module, name = maker.split(":")
+        maker = getattr(importlib.import_module(module), name)
+    return maker(settings)

@@ -36,7 +36,8 @@ from composer.player.stream import Stream
 log = logging.getLogger("composer.player")
 
 # settings whose change is heard from the next loop made (the loops made ahead are dropped)
-REMAKE = ("model", "checkpoint", "qpm", "temperature", "program", "bars", "source")
+REMAKE = ("model", "checkpoint", "qpm", "temperature", "program", "bars", "source", "mode",
+          "prompt", "clip_seconds", "musicgpt_model")
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class Status:
     errors: int
     late_switches: int
     seam: float | None  # worst seam score of the loop now playing
+    note: str | None = None  # the loop maker's own news (MusicGPT's progress)
 
     def line(self) -> str:
         key = self.key or "?"
@@ -60,7 +62,8 @@ class Status:
         return (f"{self.state}: {self.model} loop {self.loops_played + 1}, {self.bars} bars at "
                 f"{self.qpm:g} qpm, {key}{seam} | {self.seconds_played:.1f} s played, "
                 f"{self.seconds_ahead:.1f} s ahead, next {'ready' if self.next_ready else 'coming'}"
-                + (f", {self.errors} errors" if self.errors else ""))
+                + (f", {self.errors} errors" if self.errors else "")
+                + (f" | {self.note}" if self.note else ""))
 
 
 class Player:
@@ -92,6 +95,8 @@ class Player:
         self._resume.set()
         self._halt = threading.Event()
         self._thread: threading.Thread | None = None
+        if hasattr(self.maker, "attach"):  # an audio maker brings its first clip in early
+            self.maker.attach(self)
         self.producer.start()
 
     def subscribe(self, listener: Callable[[Event], None]) -> Callable[[], None]:
@@ -160,16 +165,24 @@ class Player:
     # -- controls -----------------------------------------------------------------------
 
     def pause(self) -> None:
+        self._maker_does("pause")
         self._resume.clear()
         self.sink.pause()
         self.clock.pause()
         self._set_state("paused")
 
     def resume(self) -> None:
+        self._maker_does("resume")
         self.clock.resume()
         self.sink.resume()
         self._resume.set()
         self._set_state("playing")
+
+    def _maker_does(self, what: str) -> None:
+        """Pause, resume or close the maker where it has work of its own (MusicGPT)."""
+        action = getattr(self.maker, what, None)
+        if callable(action):
+            action()
 
     def next(self) -> None:
         self.stream.request_next()
@@ -179,6 +192,7 @@ class Player:
         self._resume.set()
         if self._thread is not None:
             self._thread.join(5.0)
+        self._maker_does("close")
         self.producer.stop()
         self.sink.close()
         self._set_state("stopped")
@@ -192,6 +206,7 @@ class Player:
         failed = exc is not None and not isinstance(exc, KeyboardInterrupt)
         if failed and hasattr(self.sink, "discard"):
             self._halt.set()
+            self._maker_does("close")
             self.producer.stop()
             self.sink.discard()
             self._set_state("stopped")
@@ -202,13 +217,35 @@ class Player:
         """Change settings, typed (`player.set(qpm=96.0)`); checked, then heard from the next
         loop made (loops made ahead under the old settings are dropped). The shell and CLI
         parse text with composer.player.settings.parse_setting."""
+        before = self.settings
         self.settings = changed(self.settings, **values)
         self.stream.loop_seconds = self.settings.loop_seconds
         self.stream.crossfade_beats = self.settings.crossfade_beats
-        if set(values) & set(REMAKE):
+        if self.settings.source != before.source and isinstance(self.maker, LoopMaker):
+            try:
+                self._swap_maker()
+            except Exception:
+                self.settings = before  # no MusicGPT, say: play on as before
+                raise
+        elif set(values) & set(REMAKE):
             if isinstance(self.maker, LoopMaker):
                 self.maker.update(self.settings)
             self.producer.clear()
+
+    def _swap_maker(self) -> None:
+        """Another source (MIDI <-> MusicGPT): a new maker and producer; the stream plays on
+        what it has until the new one's first loop is ready."""
+        maker = make_maker(self.settings)  # may raise (no MusicGPT): nothing changed yet
+        old_maker, old_producer = self.maker, self.producer
+        self.maker = maker
+        self.producer = Producer(*maker.stages(), ahead=self.settings.ahead,
+                                 on_error=self._failed)
+        if hasattr(maker, "attach"):
+            maker.attach(self)
+        self.producer.start()
+        old_producer.stop()
+        if callable(getattr(old_maker, "close", None)):
+            old_maker.close()
 
     def save(self, path: str | os.PathLike) -> list[Path]:
         """The loop now playing as WAV (with loop points and tempo) and, on the MIDI path,
@@ -247,6 +284,7 @@ class Player:
                       seconds_played=self.stream.frames_out / self.settings.sample_rate,
                       seconds_ahead=ahead, next_ready=queued > 0, errors=self.producer.errors,
                       late_switches=self.stream.late,
-                      seam=loop.seam.worst if loop is not None else None)
+                      seam=loop.seam.worst if loop is not None else None,
+                      note=getattr(self.maker, "note", None))
 
 

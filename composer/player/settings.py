@@ -33,6 +33,11 @@ class PlaySettings:
     ahead: int = 2  # loops kept ready ahead of the playhead
     block: int = 4096  # frames handed to the sink at a time
     patience: float = 30.0  # offline: how long to wait for a late loop before repeating
+    prompt: str | None = None  # the text the musicgpt source writes audio for
+    musicgpt: str | None = None  # its binary (composer.musicgpt.find_binary looks if None)
+    musicgpt_model: str = "small"
+    clip_seconds: int = 10  # each MusicGPT clip, 1..30
+    musicgpt_timeout: float = 300.0  # seconds before a clip is given up (and tried again)
 
     def __post_init__(self) -> None:
         """Settings come from users (flags, the shell): one clear ValueError for a bad one."""
@@ -63,7 +68,8 @@ class PlaySettings:
 SETTINGS = {"qpm": ("qpm", float), "model": ("model", str), "checkpoint": ("checkpoint", str),
             "temperature": ("temperature", float), "program": ("program", "programs"),
             "bars": ("bars", int), "loop-seconds": ("loop_seconds", float),
-            "crossfade": ("crossfade_beats", float), "mode": ("mode", str)}
+            "crossfade": ("crossfade_beats", float), "mode": ("mode", str),
+            "engine": ("source", str)}
 ALIASES = {"tempo": "qpm", "instrument": "program", "duration": "loop-seconds"}
 
 
