@@ -732,7 +732,7 @@ def play(
     prompt: Annotated[str | None, typer.Option("--prompt", help=PROMPT_HELP)] = None,
     mode: Annotated[str | None, typer.Option("--mode", help=MODE_HELP)] = None,
     minutes: Annotated[float | None, typer.Option("--minutes", help="How long (fractions allowed, e.g. 0.5); default: until Ctrl-C, or 1 with -o")] = None,
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to this .wav/.flac (exactly --minutes long) instead of the speakers; 'null' plays to nothing")] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", "--out", help="Write to this .wav/.flac (exactly --minutes long) instead of the speakers; 'null' plays to nothing")] = None,
     fallback: Annotated[Path | None, typer.Option("--fallback-out", help="Play to the speakers, or to this file when there are none")] = None,
     bars: Annotated[int, typer.Option("--bars", help="Length of each loop in bars")] = 8,
     loop_seconds: Annotated[float, typer.Option("--loop-seconds", help="How long each loop plays before the next comes in")] = 20.0,

@@ -216,6 +216,24 @@ def test_the_prompt_field_steers_the_next_loops(app):
     app.controls.reflect(back)
 
 
+def test_the_prompt_field_hands_the_words_to_musicgpt_when_it_is_installed(app, tmp_path,
+                                                                            monkeypatch):
+    import musicgpt_standin  # MusicGPT itself cannot run here: a stand-in writes its WAV
+
+    monkeypatch.setenv("COMPOSER_MUSICGPT", str(musicgpt_standin.write(tmp_path / "mg")))
+    app.controls.named("prompt").text = ""  # the last test's words
+    click(app, app.controls.named("prompt").rect.center)
+    type_text(app, "calm piano")
+    press(app, pygame.K_RETURN)
+    assert "MusicGPT writing audio for it" in app.board.message.text
+    step_until(app, lambda: app.player.settings.source == "musicgpt", 10)
+    assert app.player.settings.prompt == "calm piano"
+    step_until(app, lambda: (app.player.status().note or "").startswith("musicgpt"), 10)
+    step_until(app, lambda: "engine musicgpt" in app.board.message.text, 10)  # applied
+    press(app, pygame.K_ESCAPE)
+    app.player.set(source="midi", mode=None, program=SETTINGS.program)  # as the others expect
+
+
 class Recorder:
     def __init__(self) -> None:
         self.messages: list[list[int]] = []
