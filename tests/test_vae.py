@@ -7,6 +7,9 @@ model's interpolation ends reconstruct its inputs is checked on the shipped chec
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
 import warnings
 
 import factories as f
@@ -89,6 +92,65 @@ def test_training_lowers_reconstruction_loss(tiny_vae):
     assert json.loads((tiny_vae / "model.json").read_text())["model"] == "vae-2bar"
 
 
+def test_new_melodies_come_from_the_prior_fitted_at_export(tiny_vae, small_corpus, tmp_path):
+    from models.checkpoint import load_checkpoint
+    from training import vae_prior
+
+    info, weights = load_checkpoint(tiny_vae)
+    assert info["prior"]["split"] == "train" and info["prior"]["windows"] > 0
+    runtime = VaeRuntime.from_checkpoint(info, weights)
+    assert weights["prior/mean"].shape == weights["prior/scale"].shape == (runtime.z_size,)
+    # the fitted Gaussian is the aggregate posterior's: mean of the means, and a scale that
+    # holds both the spread of the means and each posterior's own width
+    from training.datasets import encode_split
+
+    windows = encode_split(small_corpus, "train", MelodyEncoding()).tokens.reshape(-1, 32)[:64]
+    fitted = vae_prior.fit(runtime, windows, limit=len(windows))
+    mu, sigma = runtime.encode(windows)
+    assert np.allclose(fitted["prior/mean"], mu.mean(0), atol=1e-5)
+    assert np.all(fitted["prior/scale"] >= sigma.min(0) - 1e-6)
+    # sampling goes through it; a checkpoint without one falls back to N(0, I)
+    noise = np.random.default_rng(0).standard_normal((2, runtime.z_size))
+    assert np.allclose(runtime.prior(noise), weights["prior/mean"] + weights["prior/scale"] * noise,
+                       atol=1e-5)
+    bare = VaeRuntime.from_checkpoint(info, {k: v for k, v in weights.items()
+                                             if not k.startswith("prior/")})
+    assert np.allclose(bare.prior(noise), noise)
+
+    # an older checkpoint gets one by `python -m training.vae_prior`, dtype and card kept
+    old = tmp_path / "old"
+    shutil.copytree(tiny_vae, old)
+    stripped = {k: v for k, v in weights.items() if not k.startswith("prior/")}
+    np.savez(old / "weights.npz", **stripped)
+    result = subprocess.run([sys.executable, "-m", "training.vae_prior", old, "--corpus",
+                             small_corpus], capture_output=True, text=True, cwd=f.ROOT)
+    assert result.returncode == 0, result.stderr
+    info2, weights2 = load_checkpoint(old)
+    assert np.allclose(weights2["prior/mean"], weights["prior/mean"], atol=1e-3)
+    assert info2["weights_dtype"] == info["weights_dtype"] and info2["prior"] == info["prior"]
+    result = subprocess.run([sys.executable, "-m", "training.vae_prior", tmp_path / "nothing",
+                             "--corpus", small_corpus], capture_output=True, text=True, cwd=f.ROOT)
+    assert result.returncode == 1 and "nothing" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_shipped_vaes_write_melodies_not_rests():
+    """Decoded from N(0, I), the 16-bar model left half its bars without a note (real
+    melodies: 1 in 10); from its fitted prior at the registry's temperature it writes lines."""
+    from composer.generators import GENERATORS
+    from models.checkpoint import load_checkpoint
+    from training.melody_windows import statistics
+
+    for name in ("vae-2bar", "vae-16bar"):
+        info, weights = load_checkpoint(default_dir(name))
+        runtime = VaeRuntime.from_checkpoint(info, weights)
+        made = statistics(runtime.sample(24, np.random.default_rng(0),
+                                         GENERATORS[name].temperature))
+        assert made["silent_bars"] < 0.2, (name, made)
+        assert 3.0 < made["onsets_per_bar"] < 8.0, (name, made)
+        assert made["mean_interval"] < 5.0, (name, made)
+
+
 def test_generate_vae_writes_the_asked_bars(tiny_vae, tmp_path):
     out = tmp_path / "v.mid"
     f.run_cli("generate", "--model", "vae-2bar", "--checkpoint", tiny_vae, "--bars", "6",
@@ -129,7 +191,7 @@ def test_interpolate_rejects_inputs_without_a_melody(tiny_vae, chorales, tmp_pat
 def test_eval_vae_reports_reconstruction(tiny_vae, small_corpus):
     f.run_cli("eval", tiny_vae, "--corpus", small_corpus, check=True)
     metrics = json.loads((tiny_vae / "eval.json").read_text())["metrics"]
-    for name in ("teacher_forced_accuracy", "sampled_accuracy"):
+    for name in ("teacher_forced_accuracy", "sampled_accuracy", "sampled_note_accuracy"):
         assert 0 <= metrics[name] <= 1
     assert "teacher_forced_accuracy" in (tiny_vae / "MODEL_CARD.md").read_text()
 
@@ -145,6 +207,25 @@ def test_shipped_vae_interpolation_ends_reconstruct_the_inputs(chorales):
     first, last = result.melodies[0], result.melodies[-1]
     assert (first == lead_melody(a, encoding)).mean() >= 0.9
     assert (last == lead_melody(b, encoding)).mean() >= 0.9
+
+
+def test_interpolation_ends_are_the_posterior_draws_that_decode_best(chorales):
+    from composer.interpolation import lead_melody
+    from models.checkpoint import load_checkpoint
+    from models.vae.runtime import closest_latent, interpolate
+
+    info, weights = load_checkpoint(default_dir("vae-2bar"))
+    runtime = VaeRuntime.from_checkpoint(info, weights)
+    melodies = [lead_melody(p, MelodyEncoding()) for p in chorales[:6]]
+    mu, _ = runtime.encode(np.stack(melodies))
+    for melody, mean in zip(melodies, mu):
+        best = closest_latent(runtime, melody, candidates=16)
+        assert (runtime.decode(best[None])[0] == melody).mean() >= \
+            (runtime.decode(mean[None])[0] == melody).mean()
+        assert np.allclose(closest_latent(runtime, melody, candidates=1), mean, atol=1e-5)
+    walk = interpolate(runtime, melodies[0], melodies[1], 4, candidates=16)
+    assert np.array_equal(walk[0], runtime.decode(
+        closest_latent(runtime, melodies[0], 16)[None])[0])
 
 
 def test_hierarchical_runtime_matches_keras():
@@ -182,6 +263,7 @@ def test_vae_16bar_trains_generates_and_interpolates(long_corpus, chorales, folk
     assert info["weights_dtype"] == "float16"
     with np.load(out / "weights.npz") as weights:
         assert {weights[k].dtype for k in weights.files} == {np.dtype("float16")}
+        assert "prior/mean" in weights.files and info["prior"]["windows"] > 0
     melody = tmp_path / "m.mid"
     f.run_cli("generate", "--model", "vae-16bar", "--checkpoint", out, "--bars", "16",
               "--temperature", "1.0", "--seed", "2", "-o", melody, check=True)

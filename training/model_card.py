@@ -40,6 +40,10 @@ def render(folder: Path) -> str:
               f"{training.get('machine', '?')} ({metrics.get('examples_per_second', 0):.1f} "
               "examples/s).",
               *([f"- Note: {training['note']}"] if training.get("note") else []),
+              *([f"- Sampling prior: a Gaussian fitted to the posteriors of {prior['windows']:,} "
+                 f"{prior['split']} windows of `{prior['corpus']}` (training/vae_prior.py); "
+                 "new melodies draw their latents from it, not from N(0, I)."]
+                if (prior := info.get("prior")) else []),
               *_step_line(folder), ""]
     best = training.get("best", {})
     if best:

@@ -232,9 +232,16 @@ class VaeTask:
 
     def export(self, model, out: Path, config: TrainConfig, summary: dict) -> None:
         from models.vae.network import weights_of
+        from models.vae.runtime import VaeRuntime
+        from training import vae_prior
 
-        _save(self, out, config, summary, weights_of(model),
-              {"windows": len(self.windows["train"])})
+        weights = weights_of(model)
+        runtime = VaeRuntime(weights, self.network.vocab_size, self.network.steps,
+                             self.network.segments)
+        weights.update(vae_prior.fit(runtime, self.windows["train"]))
+        _save(self, out, config, summary, weights, {"windows": len(self.windows["train"])},
+              prior={"corpus": str(self.corpus), "split": "train",
+                     "windows": min(vae_prior.LIMIT, len(self.windows["train"]))})
 
 
 def _save(task, out: Path, config: TrainConfig, summary: dict, weights: dict, counts: dict,

@@ -13,7 +13,7 @@ from models.dynamics import Performer
 
 class VaeGenerator:
     """Each window's latent is the last one moved a little (`walk`) and kept at the typical
-    norm of the prior, so consecutive phrases are related but never repeat. The melody is
+    norm of N(0, I), then placed on the checkpoint's fitted prior, so consecutive phrases are related but never repeat. The melody is
     the lead voice of the shipped dynamics (models/dynamics), which set its velocities."""
 
     def __init__(self, checkpoint: Path, *, seed: int | None = None, temperature: float = 0.5,
@@ -33,7 +33,8 @@ class VaeGenerator:
     def next_window(self) -> np.ndarray:
         step = self.rng.standard_normal(self.runtime.z_size)
         self.z = np.sqrt(1 - self.walk ** 2) * self.z + self.walk * step  # stays ~N(0, I)
-        return self.runtime.decode(self.z[None], self.temperature, self.rng)[0]
+        return self.runtime.decode(self.runtime.prior(self.z[None]), self.temperature,
+                                   self.rng)[0]
 
     def phrase(self, bars: int, qpm: float = 120.0) -> Phrase:
         windows = -(-bars // self.encoding.bars)
