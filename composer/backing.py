@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from models.lead.chords import Chord, templates
+from models.timing import grid_shift
 
 BEATS_PER_BAR = 4
 MIN_BARS = 2
@@ -44,8 +45,6 @@ MIN_TONALITY = 0.1  # share of a beat's spectrum in tonal peaks, under which it 
 SILENT_PEAK = 1e-4  # -80 dBFS
 SOUND_DB = -30.0  # the music runs from the first to the last sample this close to the peak
 EDGE_SLACK = 0.1  # a beat this share of a beat before the music starts still counts
-PHASE_BINS = 40  # where in the beat MIDI notes start, to line the tempo grid up with them
-MAX_GRID_ERROR = 0.02  # seconds: a tempo grid this close to the notes is left alone
 # Chords (tuned on 20 POP909 songs of the valid split; benchmarks/backing.py):
 BASS_WEIGHT = 0.35  # what a chord gains when its root is all of the bass
 QUALITY_PRIOR = {"maj": 0.1, "min": 0.1, "sus2": -0.05, "sus4": -0.04, "dim": -0.05}
@@ -251,19 +250,10 @@ def _onsets(notes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _onto_onsets(beats: np.ndarray, times: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """The tempo map's beats moved as a whole to where the notes start. A file from a DAW has
-    them on its grid already; one transcribed from a performance (POP909's) often has its
-    grid a constant 50-200 ms off its notes, and the lead must sound with the notes."""
-    if len(beats) < 2 or not len(times):
-        return beats
-    i = np.clip(np.searchsorted(beats, times, side="right") - 1, 0, len(beats) - 2)
-    phase = (times - beats[i]) / (beats[i + 1] - beats[i])
-    hist = np.bincount((np.floor(phase * PHASE_BINS) % PHASE_BINS).astype(int),
-                       weights=weights, minlength=PHASE_BINS)
-    smooth = hist + 0.5 * (np.roll(hist, 1) + np.roll(hist, -1))
-    peak = (int(np.argmax(smooth)) + 0.5) / PHASE_BINS
-    shift = ((peak + 0.5) % 1.0 - 0.5) * float(np.median(np.diff(beats)))
-    if abs(shift) < MAX_GRID_ERROR:
+    """The tempo map's beats moved as a whole to where the notes start (models.timing), so
+    the lead sounds with the notes."""
+    shift = grid_shift(beats, times, weights)
+    if not shift:
         return beats
     moved = beats + shift
     return moved[moved >= 0.0]

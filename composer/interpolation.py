@@ -29,7 +29,7 @@ from composer.phrase import Phrase, bar_seconds
 from composer.reharmonise import Note, reharmonise
 from composer.sections import BarGrid, Section, bar_grid, choose_section
 from models.dynamics import Performer
-from models.timing import one_tempo
+from models.timing import one_tempo, onto_grid
 
 SECTION_BARS = 16  # what "the chorus" means here, unless the model's window is longer
 # How far the lead window is looked for, from the section and from the start: note-seq's
@@ -39,6 +39,7 @@ SECTION_BARS = 16  # what "the chorus" means here, unless the model's window is 
 # file, 600,000, whose melody took seconds to extract).
 LEAD_SEARCH_BARS = 128
 LEAD_SEARCH_NOTES = 50_000
+EARLY = 0.03  # seconds a played note may come before its bar line and still be its first
 
 
 @dataclass
@@ -83,6 +84,7 @@ def read_song(path: str | os.PathLike, encoding, *, track: str | None = None,
     sequence, _, qpm = read_primer(path)
     if len(sequence.tempos) > 1:  # its beats on one tempo, its main one
         sequence = one_tempo(sequence, qpm)
+    sequence = onto_grid(sequence)  # a performed file's grid can sit 50-200 ms off its notes
     melody = melody_track(sequence, track, path)
     grid = bar_grid(sequence)
     try:
@@ -170,9 +172,12 @@ def _lead_window(sequence, notes: np.ndarray, melody: int | None, grid: BarGrid,
 
 def _starting(sequence, begin: float, end: float):
     """A copy with only the notes starting in [begin, end): what extract_subsequence keeps of
-    them, without sorting every note of the song to find them."""
+    them, without sorting every note of the song to find them. A note played up to EARLY
+    seconds before `begin` is the bar's first: it starts at `begin`."""
     out = _without_notes(sequence)
-    out.notes.extend(n for n in sequence.notes if begin <= n.start_time < end)
+    out.notes.extend(n for n in sequence.notes if begin - EARLY <= n.start_time < end)
+    for note in out.notes:
+        note.start_time = max(note.start_time, begin)
     return out
 
 

@@ -141,6 +141,46 @@ def test_a_tempo_map_is_flattened_beat_for_beat():
     assert bar_grid(sequence).bars == bar_grid(flat).bars == 3
 
 
+@pytest.mark.parametrize("late", [0.09, 0.2])
+def test_a_performed_songs_grid_is_moved_onto_its_notes(songs, tmp_path, late):
+    """POP909's files sit a constant 20-200 ms off their tempo grid: quantized as they are,
+    downbeat notes land on the sixteenth after. Moved onto the grid, the same song late by
+    `late` seconds reads as the song itself, in fusion and in the training windows."""
+    from composer.interpolation import lead_melody
+    from models.vae.encoding import MelodyEncoding
+    from training.score import read_score, to_notesequence
+
+    pm = pretty_midi.PrettyMIDI(str(songs[0]))
+    for instrument in pm.instruments:
+        for note in instrument.notes:
+            note.start += late
+            note.end += late
+    performed = tmp_path / "performed.mid"
+    pm.write(str(performed))
+    encoding = MelodyEncoding()
+    assert np.array_equal(lead_melody(performed, encoding), lead_melody(songs[0], encoding))
+
+    def windows(path):
+        return encoding.encode(to_notesequence(read_score(path.read_bytes())))
+
+    assert np.array_equal(windows(performed), windows(songs[0]))
+
+
+def test_the_grid_stays_where_off_beats_are_the_musics_own():
+    from models.timing import grid_shift
+
+    beats = np.arange(0.0, 16.0, 0.5)
+    syncopated = np.concatenate([beats[::2], beats[::2] + 0.25, beats[::4] + 0.375])
+    assert grid_shift(beats, syncopated, np.ones(len(syncopated))) == 0.0
+    jig = np.concatenate([beats, beats + 0.25])  # as many on the half-beats as on the beats
+    assert grid_shift(beats, jig, np.ones(len(jig))) == 0.0
+    late = beats + 0.1
+    assert grid_shift(beats, late, np.ones(len(late))) == pytest.approx(0.1, abs=0.01)
+    early = beats[1:] - 0.15
+    assert grid_shift(beats, early, np.ones(len(early))) == pytest.approx(-0.15, abs=0.01)
+    assert grid_shift(beats, beats + 0.01, np.ones(len(beats))) == 0.0  # within 20 ms
+
+
 def test_hybrid_keeps_its_tunes_voices_under_the_walking_melody(tmp_path):
     """The hybrid's GAN tunes are fused the same way: the walking melody over the first
     tune's other voices, then the second's from the midpoint (bar 5 of 8)."""

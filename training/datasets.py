@@ -59,7 +59,8 @@ def encode_split(corpus_dir: str | os.PathLike, split: str, encoder, *, workers:
                  progress: Progress | None = None) -> EncodedSplit:
     """Encode (or load from cache) every piece of a split with `encoder.encode(NoteSequence)`.
 
-    `encoder` must be picklable and have `to_dict()` describing its settings (the cache key).
+    `encoder` must be picklable and have `to_dict()` describing its settings (the cache key,
+    with its CACHE_VERSION where the way it encodes changed).
     """
     from training.shards import shard_files
 
@@ -68,6 +69,7 @@ def encode_split(corpus_dir: str | os.PathLike, split: str, encoder, *, workers:
     if not files:
         raise FileNotFoundError(f"{corpus_dir}: no {split} shards (is it a corpus folder?)")
     stamp = json.dumps({"encoder": type(encoder).__name__, "settings": encoder.to_dict(),
+                        **({"version": v} if (v := getattr(encoder, "CACHE_VERSION", 0)) else {}),
                         "shards": [(Path(f).name, os.path.getsize(f)) for f in files]},
                        sort_keys=True)
     key = hashlib.blake2b(stamp.encode(), digest_size=8).hexdigest()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import asdict, dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -33,6 +34,8 @@ class NoMelody(ValueError):
 
 @dataclass(frozen=True)
 class MelodyEncoding:
+    CACHE_VERSION: ClassVar[int] = 2  # 2: pieces moved onto their beat grid (models.timing)
+
     bars: int = 2
     steps_per_quarter: int = 4
     min_pitch: int = 21
@@ -103,8 +106,11 @@ class MelodyEncoding:
         return np.stack(rows) if rows else np.zeros((0, steps), dtype=np.int32)
 
     def encode(self, sequence: music_pb2.NoteSequence) -> np.ndarray:
-        """All windows of all melodies of a piece, flattened (length a multiple of `steps`)."""
-        windows = [self.windows(m) for m in self.melodies(sequence)]
+        """All windows of all melodies of a piece, flattened (length a multiple of `steps`),
+        its notes moved onto its beat grid first (a performed file's can be off it)."""
+        from models.timing import on_one_grid
+
+        windows = [self.windows(m) for m in self.melodies(on_one_grid(sequence))]
         windows = [w for w in windows if len(w)]
         return np.concatenate(windows).ravel() if windows else np.zeros(0, dtype=np.int32)
 
