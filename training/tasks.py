@@ -326,7 +326,8 @@ class GanTask:
         from training.fileio import atomic_write_bytes
 
         # The generator for generation without TensorFlow, then the checkpoint (model.json last).
-        atomic_write_bytes(out / "generator.tflite", to_litert(model.generator))
+        atomic_write_bytes(out / "generator.tflite",
+                           to_litert(model.generator, config.weights_dtype == "float16"))
         _save(self, out, config, summary, weights_of(model), {"phrases": len(self.phrases["train"])})
 
 

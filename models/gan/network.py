@@ -184,8 +184,9 @@ def load_weights(model, weights: dict, parts: tuple[str, ...] = ("generator", "c
         net.set_weights([weights[f"{part}/{i:03d}"] for i in range(len(net.get_weights()))])
 
 
-def to_litert(generator) -> bytes:
-    """The generator as a LiteRT (TFLite) flatbuffer, for generation without TensorFlow.
+def to_litert(generator, float16: bool = False) -> bytes:
+    """The generator as a LiteRT (TFLite) flatbuffer, for generation without TensorFlow;
+    `float16` stores its constants at half the size (the interpreter computes in float32).
 
     Goes through a SavedModel export, which freezes the weights into constants (converting a
     tf.function directly keeps them as resource variables the interpreter cannot read).
@@ -197,4 +198,7 @@ def to_litert(generator) -> bytes:
     with tempfile.TemporaryDirectory() as folder:
         generator.export(folder, format="tf_saved_model", verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(folder)
+        if float16:
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.target_spec.supported_types = [tf.float16]
         return converter.convert()
