@@ -34,10 +34,10 @@ def test_checkpoint_and_model_card_are_there(model):
     assert (folder / "loss.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_models_folder_is_under_40_mb():
+def test_models_folder_is_under_30_mb():
     tracked = [p for p in MODELS_DIR.rglob("*") if p.is_file() and "train" not in p.parts
                and "__pycache__" not in p.parts]
-    assert sum(p.stat().st_size for p in tracked) < 40_000_000
+    assert sum(p.stat().st_size for p in tracked) < 30_000_000
 
 
 @pytest.mark.parametrize("model", [*SHIPPED, "hybrid"])
