@@ -70,11 +70,10 @@ def one_tempo(sequence, qpm: float | None = None):
 
 def grid_shift(beats: np.ndarray, times: np.ndarray, weights: np.ndarray) -> float:
     """Seconds to move the beat grid (`beats`, seconds) by so its beats fall where most of
-    the notes (`times`, weighted) start; 0 when it is within MAX_GRID_ERROR already, or when
-    its beats hold GRID_HOLDS of the busiest phase's notes (a jig's or a syncopated line's
-    off-beats are not a misplaced grid). A file
-    from a DAW has its notes on its grid; one transcribed from a performance often has the
-    grid a constant 50-200 ms off its notes."""
+    the notes (`times`, weighted) start. A file from a DAW has its notes on its grid; one
+    transcribed from a performance often has the grid a constant 50-200 ms off its notes.
+    0 when the grid is within MAX_GRID_ERROR already, or when its beats hold GRID_HOLDS of
+    the busiest phase's notes (a jig's or a syncopated line's off-beats are the music's)."""
     beats, times = np.asarray(beats, np.float64), np.asarray(times, np.float64)
     if len(beats) < 2 or not len(times):
         return 0.0
