@@ -2,27 +2,31 @@
 
 What a listener hears first in a melody VAE's samples: how many bars are silent, how busy
 the line is, how it sits on the beat, how far it ranges and leaps, how many pitch classes it
-uses. Pure NumPy, so a model's samples and a corpus' windows are measured the same way.
+uses. Pure functions, so a model's samples and a corpus' windows are measured the same way.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-FIRST_PITCH_ID, MIN_PITCH = 2, 21  # models.vae.encoding: ids 0/1 are no-event/note-off
+from models.vae.encoding import NOTE_OFF, MelodyEncoding
+
+FIRST_PITCH_ID = NOTE_OFF + 1  # pitches follow no-event and note-off
 STEPS_PER_BAR = 16
 STATISTICS = ("silent_bars", "onsets_per_bar", "on_beat", "pitch_range", "mean_interval",
               "pitch_class_entropy")
 
 
-def statistics(ids: np.ndarray) -> dict[str, float]:
-    """Means over [windows, steps] class ids. A silent bar is one where no note starts."""
+def statistics(ids: np.ndarray, encoding: MelodyEncoding | None = None) -> dict[str, float]:
+    """Means over [windows, steps] class ids of `encoding` (default: the VAEs' own). A silent
+    bar is one where no note starts."""
+    min_pitch = (encoding or MelodyEncoding()).min_pitch
     ids = np.atleast_2d(np.asarray(ids))
     onsets = ids >= FIRST_PITCH_ID
     bars = onsets.reshape(len(ids), -1, STEPS_PER_BAR)
     ranges, intervals, entropies = [], [], []
     for row in ids:
-        pitches = row[row >= FIRST_PITCH_ID] - FIRST_PITCH_ID + MIN_PITCH
+        pitches = row[row >= FIRST_PITCH_ID] - FIRST_PITCH_ID + min_pitch
         if len(pitches) < 2:
             continue
         ranges.append(np.ptp(pitches))

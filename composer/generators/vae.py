@@ -13,8 +13,9 @@ from models.dynamics import Performer
 
 class VaeGenerator:
     """Each window's latent is the last one moved a little (`walk`) and kept at the typical
-    norm of N(0, I), then placed on the checkpoint's fitted prior, so consecutive phrases are related but never repeat. The melody is
-    the lead voice of the shipped dynamics (models/dynamics), which set its velocities."""
+    norm of N(0, I), then placed on the checkpoint's fitted prior, so consecutive phrases are
+    related but never repeat. The melody is the lead voice of the shipped dynamics
+    (models/dynamics), which set its velocities."""
 
     def __init__(self, checkpoint: Path, *, seed: int | None = None, temperature: float = 0.5,
                  top_k: int = 0, walk: float = 0.35) -> None:
