@@ -122,6 +122,24 @@ def test_statistics_of_a_known_line():
     assert stats["notes_per_bar"] == 4 and stats["rest_share"] == 0.25
 
 
+def test_sampled_history_reads_the_models_own_guess_for_each_next_event():
+    import tensorflow as tf
+
+    from training.lead import sampled_history
+
+    events = tf.constant([[5, 6, 7, 8], [9, 10, 11, 12]], dtype=tf.int32)
+    guesses = np.array([[20, 21, 22, 23], [30, 31, 32, 33]])
+    logits = tf.constant(np.where(np.arange(40) == guesses[..., None], 50.0, -50.0),
+                         dtype=tf.float32)  # certain of one event per step
+    assert sampled_history(events, logits, 0.0).numpy().tolist() == events.numpy().tolist()
+    assert sampled_history(events, logits, 1.0).numpy().tolist() == [[5, 20, 21, 22],
+                                                                      [9, 30, 31, 32]]
+    tf.random.set_seed(0)
+    mixed = sampled_history(tf.tile(events, [500, 1]), tf.tile(logits, [500, 1, 1]), 0.25)
+    replaced = (mixed.numpy()[:, 1:] >= 20).mean()
+    assert 0.2 < replaced < 0.3
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, pop_corpus):  # noqa: F811
     out = tmp_path_factory.mktemp("lead-model") / "lead"
@@ -136,6 +154,7 @@ def test_training_writes_a_checkpoint_the_command_uses(trained, tmp_path):
 
     info = json.loads((trained / "model.json").read_text())
     assert info["model"] == "lead" and info["training"]["train_songs"] >= 3
+    assert info["sampled_history"] == 0.25
     band = backing_midi(tmp_path / "band.mid")
     result = f.run_cli("melody", band, "-o", tmp_path / "lead.mid", "--checkpoint", trained,
                        "--bars", "4", "--seed", "3", "--program", "73")

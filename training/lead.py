@@ -6,6 +6,12 @@ Each song is its melody and chord annotations on the sixteenth grid (models.lead
 Windows are moved by a random -5..+6 semitones as they stream (chords and melody together):
 the corpus is in one key, users' backings are in all twelve, and the model sees chords as
 shapes (fixed features), so it learns a melody's relation to the chord, not to C.
+
+Trained only on the songs' own histories, the model writes a line that drifts off the beat
+when it reads its own samples (each sixteenth's onset odds match the songs' when it reads
+theirs). With `sampled_history`, a share of the events it reads in training are its own
+draws (two-pass scheduled sampling, Mihaylova & Martins 2019): it learns to come back to the
+song after a wrong note instead of following it.
 """
 
 from __future__ import annotations
@@ -67,19 +73,58 @@ def lead_dataset(split: EncodedSplit, encoding, steps: int, batch: int, *, seed:
     return ds.batch(batch, drop_remainder=training).prefetch(tf.data.AUTOTUNE)
 
 
+def sampled_history(events, logits, rate: float):
+    """[batch, time] events read, with each after the first replaced, with probability
+    `rate`, by a draw from the logits of the step before (logits[:, t] guess events[:, t+1])."""
+    import tensorflow as tf
+
+    drawn = tf.random.categorical(tf.reshape(logits, [-1, tf.shape(logits)[-1]]), 1,
+                                  dtype=events.dtype)
+    drawn = tf.reshape(drawn, tf.shape(events))
+    use = tf.random.uniform(tf.shape(events[:, 1:])) < rate
+    return tf.concat([events[:, :1], tf.where(use, drawn[:, :-1], events[:, 1:])], axis=1)
+
+
+def sampled_history_model(model, rate: float):
+    """The lead network, trained on histories where each event it reads (after the first) is
+    with probability `rate` the one it drew there itself in a first, gradient-free pass."""
+    import keras
+    import tensorflow as tf
+
+    class SampledHistory(keras.Model):
+        def train_step(self, data):
+            x, y = data
+            logits = tf.stop_gradient(self(x, training=False))
+            x = {**x, "events": sampled_history(x["events"], logits, rate)}
+            with tf.GradientTape() as tape:
+                y_pred = self(x, training=True)
+                loss = self.compute_loss(x=x, y=y, y_pred=y_pred)
+            self.optimizer.apply(tape.gradient(loss, self.trainable_weights),
+                                 self.trainable_weights)
+            for metric in self.metrics:
+                if metric.name == "loss":
+                    metric.update_state(loss)
+                else:
+                    metric.update_state(y, y_pred)
+            return {m.name: m.result() for m in self.metrics}
+
+    return SampledHistory(inputs=model.input, outputs=model.output, name=model.name)
+
+
 class LeadTask(LstmTask):
     """Melody over chords: next-event prediction given the chord and bar position now."""
 
     name = "lead"
 
     def __init__(self, units: int = 256, layers: int = 2, embedding: int = 64,
-                 dropout: float = 0.2):
+                 dropout: float = 0.2, sampled_history: float = 0.25):
         from models.lead.encoding import LeadEncoding
         from models.lead.network import LeadConfig
 
         super().__init__()
         self.encoding = LeadEncoding()
         self.network = LeadConfig(self.encoding.events, embedding, units, layers, dropout)
+        self.sampled_history = sampled_history
 
     def prepare(self, corpus: Path, config: TrainConfig, progress) -> None:
         self.corpus = corpus
@@ -93,7 +138,10 @@ class LeadTask(LstmTask):
     def build(self, config: TrainConfig):
         from models.lead.network import build_model
 
-        return self.compile(build_model(self.network), config)  # the same names as lstm's
+        model = build_model(self.network)
+        if self.sampled_history:
+            model = sampled_history_model(model, self.sampled_history)
+        return self.compile(model, config)  # the same layer names as lstm's
 
     def train_data(self, config: TrainConfig):
         return lead_dataset(self.splits["train"], self.encoding, config.seq_len, config.batch,
@@ -107,5 +155,7 @@ class LeadTask(LstmTask):
         from models.lstm.network import weights_of
 
         train = self.splits["train"]
-        _save(self, out, config, summary, weights_of(model),
-              {"songs": int(np.sum(np.diff(train.offsets) > 0)), "sixteenths": len(train.tokens) // 2})
+        counts = {"songs": int(np.sum(np.diff(train.offsets) > 0)),
+                  "sixteenths": len(train.tokens) // 2}
+        _save(self, out, config, summary, weights_of(model), counts,
+              sampled_history=self.sampled_history)
