@@ -7,11 +7,11 @@ Windows are moved by a random -5..+6 semitones as they stream (chords and melody
 the corpus is in one key, users' backings are in all twelve, and the model sees chords as
 shapes (fixed features), so it learns a melody's relation to the chord, not to C.
 
-Trained only on the songs' own histories, the model writes a line that drifts off the beat
-when it reads its own samples (each sixteenth's onset odds match the songs' when it reads
-theirs). With `sampled_history`, a share of the events it reads in training are its own
-draws (two-pass scheduled sampling, Mihaylova & Martins 2019): it learns to come back to the
-song after a wrong note instead of following it.
+Trained only on the songs' own histories, the model's onset odds match the songs' while it
+reads theirs, but reading its own draws it sat out long rests (0.41 of its sixteenths against
+0.27). With `sampled_history`, a share of the events it reads in training are its own draws
+(two-pass scheduled sampling, Mihaylova & Martins 2019): it learns to come back to the song
+after a wrong turn instead of following it (rests 0.30).
 """
 
 from __future__ import annotations
