@@ -154,7 +154,7 @@ def test_training_writes_a_checkpoint_the_command_uses(trained, tmp_path):
 
     info = json.loads((trained / "model.json").read_text())
     assert info["model"] == "lead" and info["training"]["train_songs"] >= 3
-    assert info["sampled_history"] == 0.25
+    assert info["sampled_history"] == 0.5
     band = backing_midi(tmp_path / "band.mid")
     result = f.run_cli("melody", band, "-o", tmp_path / "lead.mid", "--checkpoint", trained,
                        "--bars", "4", "--seed", "3", "--program", "73")
