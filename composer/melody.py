@@ -33,7 +33,7 @@ DEFAULT_PROGRAM = 53  # GM "Voice Oohs": a sung colour from the soundfont, not v
 # Of the pitches (the rhythm samples at 1.0): the one whose melodies over POP909's valid songs
 # put as many chord tones on strong beats as the real ones, within 10 %, with the closest
 # rhythm (benchmarks/melody.py; docs/BENCHMARKS.md)
-DEFAULT_TEMPERATURE = 0.9
+DEFAULT_TEMPERATURE = 0.7
 
 
 class MelodyError(ValueError):
