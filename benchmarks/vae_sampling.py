@@ -4,8 +4,8 @@
         models/vae-2bar models/vae-16bar --samples 200
 
 For each checkpoint: windows decoded from latents drawn from N(0, I) and from the fitted
-prior (training/vae_prior.py, where the checkpoint has one) at several decoder temperatures,
-measured by training/melody_windows.py beside the corpus' held-out (valid split) windows.
+prior (training/vae_prior.py, where the checkpoint has one; at its own spread, or at each of
+--spreads 1,0.5 shares of its scale) at several decoder temperatures, measured by training/melody_windows.py beside the corpus' held-out (valid split) windows.
 Raw numbers in benchmarks/results/vae_sampling.json.
 """
 
@@ -20,7 +20,7 @@ import numpy as np
 
 from models.checkpoint import VAES, load_checkpoint
 from models.vae.encoding import MelodyEncoding
-from models.vae.runtime import VaeRuntime
+from models.vae.stacked import load_runtime
 from training.datasets import encode_split
 from training.melody_windows import STATISTICS, distance, statistics
 
@@ -33,6 +33,8 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, required=True)
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--temperatures", default="0.5,0.8,1.0")
+    parser.add_argument("--spreads", help="fitted prior drawn at these shares of its scale "
+                        "(default: the checkpoint's own, model.json prior.spread)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/vae_sampling.json")
     args = parser.parse_args()
     temperatures = [float(t) for t in args.temperatures.split(",")]
@@ -45,11 +47,17 @@ def main() -> None:
         real = statistics(real[rng.choice(len(real), min(len(real), 2000), replace=False)])
         print(f"\n{folder} ({info['model']}), real valid windows:",
               " ".join(f"{k} {real[k]:.3f}" for k in STATISTICS))
-        runtime = VaeRuntime.from_checkpoint(info, weights)
-        fallback = VaeRuntime.from_checkpoint(
+        runtime = load_runtime(info, weights)
+        fallback = load_runtime(
             info, {k: v for k, v in weights.items() if not k.startswith("prior/")})
-        priors = [("N(0, I)", fallback)] + ([("fitted", runtime)] if "prior/mean" in weights
-                                            else [])
+        priors = [("N(0, I)", fallback)]
+        if "prior/mean" in weights:
+            spreads = ([float(x) for x in args.spreads.split(",")] if args.spreads
+                       else [runtime.spread])
+            for spread in spreads:
+                rt = load_runtime({**info, "prior": {**info["prior"], "spread": spread}},
+                                  weights)
+                priors.append((f"fitted x{spread:g}" if spread != 1 else "fitted", rt))
         for prior, rt in priors:
             for temperature in temperatures:
                 started = time.perf_counter()
@@ -60,7 +68,7 @@ def main() -> None:
                        "temperature": temperature, "distance": distance(stats, real),
                        "seconds_per_window": seconds / args.samples, **stats}
                 results.append({**row, "real": real})
-                print(f"  {prior:8s} T {temperature:.1f}  distance {row['distance']:.3f}  ",
+                print(f"  {prior:12s} T {temperature:.1f}  distance {row['distance']:.3f}  ",
                       " ".join(f"{k} {stats[k]:.3f}" for k in STATISTICS))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1) + "\n")

@@ -299,6 +299,9 @@ def train(
     init_from: Annotated[Path | None, typer.Option(
         "--init-from", help="Start from this checkpoint's weights (continue or fine-tune it)")
     ] = None,
+    bottom: Annotated[Path | None, typer.Option(
+        "--bottom", help="vae-16bar: the 2-bar VAE checkpoint whose latents it sequences "
+        "(default: the shipped models/vae-2bar)")] = None,
     max_minutes: Annotated[float | None, typer.Option(
         "--max-minutes", help="Stop at the first checkpoint after this many minutes of "
         "training and export the best one (a budget for CPU runs)")] = None,
@@ -329,7 +332,7 @@ def train(
         raise ValueError(f"--weights-dtype {weights_dtype!r}: use float32 or float16")
     strategy_for_environment()  # before any data is read: multi-worker runs require it
     check_run(corpus, output, resume)
-    task = make_task(model, layout)
+    task = make_task(model, layout, bottom)
     config = TrainConfig(steps=steps, batch=batch, seq_len=seq_len, learning_rate=learning_rate,
                          seed=seed, checkpoint_every=min(checkpoint_every, steps),
                          patience=patience, workers=workers, weights_dtype=weights_dtype,

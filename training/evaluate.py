@@ -149,11 +149,12 @@ def evaluate_vae(checkpoint: str | os.PathLike, corpus: str | os.PathLike, *,
     alone (pitch at its onset sixteenth), and interpolation smoothness."""
     from models.checkpoint import load_checkpoint
     from models.vae.encoding import MelodyEncoding
-    from models.vae.runtime import VaeRuntime, interpolate
+    from models.vae.runtime import interpolate
+    from models.vae.stacked import load_runtime
 
     info, weights = load_checkpoint(checkpoint)
     encoding = MelodyEncoding(**info["encoding"])
-    runtime = VaeRuntime.from_checkpoint(info, weights)
+    runtime = load_runtime(info, weights)
     test = encode_split(corpus, "test", encoding, progress=progress)
     windows = test.tokens.astype(np.int64).reshape(-1, encoding.steps)
     if not len(windows):

@@ -40,9 +40,14 @@ def render(folder: Path) -> str:
               f"{training.get('machine', '?')} ({metrics.get('examples_per_second', 0):.1f} "
               "examples/s).",
               *([f"- Note: {training['note']}"] if training.get("note") else []),
+              *([f"- Bottom: the 2-bar VAE `{bottom['checkpoint']}` (made by "
+                 f"`{bottom.get('command')}`), frozen; its weights are carried in weights.npz "
+                 "under bottom/."] if (bottom := info.get("bottom")) else []),
               *([f"- Sampling prior: a Gaussian fitted to the posteriors of {prior['windows']:,} "
                  f"{prior['split']} windows of `{prior['corpus']}` (training/vae_prior.py); "
-                 "new melodies draw their latents from it, not from N(0, I)."]
+                 "new melodies draw their latents from it, not from N(0, I)"
+                 + (f", at {prior['spread']:g} of its scale (prior.spread, chosen with "
+                    "benchmarks/vae_sampling.py)." if prior.get("spread", 1) != 1 else ".")]
                 if (prior := info.get("prior")) else []),
               *_step_line(folder), ""]
     best = training.get("best", {})

@@ -175,9 +175,9 @@ def _cores() -> int:
 
 
 class VaeTask:
-    """Melody VAE (MusicVAE-style): reconstruct melody windows through a latent z.
+    """Melody VAE (MusicVAE-style): reconstruct 2-bar melody windows through a latent z.
 
-    vae-2bar: flat decoder over 2 bars; vae-16bar: hierarchical decoder over 16 bars."""
+    (vae-16bar is a VAE over this one's latents: training/stacked_vae.py.)"""
 
     monitor = "val_recon"  # held-out reconstruction; beta keeps rising, so the loss would not do
 
@@ -204,13 +204,7 @@ class VaeTask:
             if not len(self.windows[split]):
                 raise TrainingError(f"{corpus}: no {self.encoding.bars}-bar melodies in the "
                                     f"{split} split")
-        if self.bars > 2:  # MusicVAE's long models: a conductor per bar, more free bits
-            # 256 nats, MusicVAE's value for its 16-bar melody model: at 64 the KL penalty
-            # held z to about 4 nats a bar, too little to carry a pop chorus (0.73 accuracy)
-            self.network = VaeConfig(vocab_size=self.encoding.vocab_size, steps=steps,
-                                     segments=self.bars, free_bits=256.0)
-        else:
-            self.network = VaeConfig(vocab_size=self.encoding.vocab_size, steps=steps)
+        self.network = VaeConfig(vocab_size=self.encoding.vocab_size, steps=steps)
 
     def build(self, config: TrainConfig):
         import keras
@@ -337,14 +331,25 @@ def _lead_task():
     return LeadTask()
 
 
+def _stacked_vae_task(bottom: Path | None = None):
+    from training.stacked_vae import StackedVaeTask
+
+    return StackedVaeTask(bottom)
+
+
 TASKS = {"lstm": LstmTask, "pop": PopTask, "vae-2bar": VaeTask, "gan": GanTask,
-         "vae-16bar": lambda: VaeTask("vae-16bar", bars=16), "lead": _lead_task}
+         "vae-16bar": _stacked_vae_task, "lead": _lead_task}
 
 
-def make_task(name: str, layout: str | None = None):
-    """The task for a model name; `layout` picks the GAN's tracks (satb or lakh5)."""
+def make_task(name: str, layout: str | None = None, bottom: Path | None = None):
+    """The task for a model name; `layout` picks the GAN's tracks (satb or lakh5), `bottom`
+    the 2-bar VAE under vae-16bar."""
     if layout is not None and name != "gan":
         raise TrainingError("--layout applies to the gan only")
+    if bottom is not None and name != "vae-16bar":
+        raise TrainingError("--bottom applies to vae-16bar only")
+    if bottom is not None:
+        return _stacked_vae_task(bottom)
     if layout is not None:
         from models.gan.encoding import LAYOUTS
 

@@ -18,13 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
-from models.vae.runtime import VaeRuntime
+from models.vae.stacked import load_runtime
 
 
 LIMIT = 4096  # windows encoded: enough for a stable mean and scale in a few seconds
 
 
-def fit(runtime: VaeRuntime, windows: np.ndarray, *, limit: int = LIMIT, batch: int = 256,
+def fit(runtime, windows: np.ndarray, *, limit: int = LIMIT, batch: int = 256,
         seed: int = 0) -> dict[str, np.ndarray]:
     """"prior/mean" and "prior/scale" for `runtime`'s weights, from up to `limit` windows."""
     windows = np.asarray(windows)
@@ -49,11 +49,13 @@ def add_to_checkpoint(folder: Path, corpus: Path, *, split: str = "train",
     info, weights = load_checkpoint(folder, VAES)
     encoding = MelodyEncoding(**info["encoding"])
     windows = encode_split(corpus, split, encoding).tokens.reshape(-1, encoding.steps)
-    runtime = VaeRuntime.from_checkpoint(info, weights)
+    runtime = load_runtime(info, weights)
     weights = {k: v for k, v in weights.items() if not k.startswith("prior/")}
     weights.update(fit(runtime, windows, limit=limit))
+    spread = info.get("prior", {}).get("spread")  # a sampling choice made on the model: kept
     info["prior"] = {"corpus": str(corpus), "split": split,
-                     "windows": int(min(limit, len(windows)))}
+                     "windows": int(min(limit, len(windows))),
+                     **({"spread": spread} if spread is not None else {})}
     save_checkpoint(folder, {k: v for k, v in info.items() if k != "weights_dtype"}, weights,
                     info.get("weights_dtype", "float32"))
     return info["prior"]

@@ -20,11 +20,11 @@ class VaeGenerator:
     def __init__(self, checkpoint: Path, *, seed: int | None = None, temperature: float = 0.5,
                  top_k: int = 0, walk: float = 0.35) -> None:
         from models.vae.encoding import MelodyEncoding
-        from models.vae.runtime import VaeRuntime
+        from models.vae.stacked import load_runtime
 
         self.info, weights = load_checkpoint(checkpoint, VAES)
         self.encoding = MelodyEncoding(**self.info["encoding"])
-        self.runtime = VaeRuntime.from_checkpoint(self.info, weights)
+        self.runtime = load_runtime(self.info, weights)
         self.temperature = temperature
         self.walk = walk
         self.rng = np.random.default_rng(seed)

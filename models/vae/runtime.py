@@ -23,9 +23,10 @@ def _lstm_step(x_proj, h, c, recurrent, bias):
 
 class VaeRuntime:
     def __init__(self, weights: dict[str, np.ndarray], vocab_size: int, steps: int,
-                 segments: int = 1):
+                 segments: int = 1, spread: float = 1.0):
         self.w = {k: v.astype(np.float32) for k, v in weights.items()}
         self.vocab_size, self.steps, self.segments = vocab_size, steps, segments
+        self.spread = spread
         self.dec_units = []
         while f"decoder_{len(self.dec_units)}/recurrent" in self.w:
             self.dec_units.append(self.w[f"decoder_{len(self.dec_units)}/recurrent"].shape[0])
@@ -33,7 +34,8 @@ class VaeRuntime:
     @classmethod
     def from_checkpoint(cls, info: dict, weights: dict[str, np.ndarray]) -> VaeRuntime:
         net = info["network"]
-        return cls(weights, net["vocab_size"], net["steps"], net.get("segments", 1))
+        return cls(weights, net["vocab_size"], net["steps"], net.get("segments", 1),
+                   prior_spread(info))
 
     @property
     def z_size(self) -> int:
@@ -47,10 +49,7 @@ class VaeRuntime:
         sit far from it (KL ~250 nats), and melodies decoded from N(0, I) were half silent
         bars against 0.1 in real ones; decoded from the fitted Gaussian they look like the
         corpus (docs/BENCHMARKS.md, "Sampling the melody VAEs")."""
-        noise = np.asarray(noise, np.float32)
-        if "prior/mean" not in self.w:
-            return noise
-        return self.w["prior/mean"] + self.w["prior/scale"] * noise
+        return place_on_prior(self.w, noise, self.spread)
 
     def _encode_direction(self, ids: np.ndarray, name: str) -> np.ndarray:
         kernel, recurrent, bias = (self.w[f"{name}/{k}"] for k in ("kernel", "recurrent", "bias"))
@@ -130,6 +129,22 @@ class VaeRuntime:
     def sample(self, n: int, rng: np.random.Generator, temperature: float = 0.5) -> np.ndarray:
         """New melodies from the prior (the fitted one where the checkpoint has it)."""
         return self.decode(self.prior(rng.standard_normal((n, self.z_size))), temperature, rng)
+
+
+def prior_spread(info: dict) -> float:
+    """The share of the fitted prior's scale new latents are drawn with (model.json's
+    prior.spread; 1 where unset)."""
+    return float(info.get("prior", {}).get("spread", 1.0))
+
+
+def place_on_prior(w: dict[str, np.ndarray], noise, spread: float = 1.0) -> np.ndarray:
+    """Standard-normal `noise` as latents of the fitted prior in `w` (N(0, I) without one),
+    drawn `spread` times its scale: under 1, closer to its centre, where a model whose
+    posteriors are far from Gaussian decodes more like its corpus."""
+    noise = np.asarray(noise, np.float32)
+    if "prior/mean" not in w:
+        return noise
+    return w["prior/mean"] + spread * w["prior/scale"] * noise
 
 
 def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
