@@ -187,7 +187,8 @@ def write_melody(backing: Backing, *, bars: int | None = None, start_bar: int = 
     grid = step_grid(backing.downbeats, start_bar, bars)
     conditions = grid.conditions(backing.chords)
     events = LeadRuntime(weights).sample(conditions, temperature=temperature,
-                                         rng=np.random.default_rng(seed))
+                                         rng=np.random.default_rng(seed),
+                                         onset_bias=info.get("onset_bias"))
     times = seconds_of(backing.beats, grid.beats)
     sequence = melody_sequence(events, times, program=program, qpm=backing.qpm,
                                positions=grid.positions, seed=seed, encoding=encoding)

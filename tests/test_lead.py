@@ -167,6 +167,62 @@ def test_training_writes_a_checkpoint_the_command_uses(trained, tmp_path):
     assert "4 bars over band.mid" in f.lines(result.stdout)[-1]
 
 
+def test_onset_bias_decides_where_notes_start():
+    from models.checkpoint import default_dir, load_checkpoint
+    from models.lead.runtime import LeadRuntime
+
+    _, weights = load_checkpoint(default_dir("lead"))
+    runtime = LeadRuntime(weights)
+    conditions = np.array([Chord(root, quality).id * STEPS_PER_BAR + step
+                           for root, quality in PROGRESSION * 4 for step in range(STEPS_PER_BAR)])
+    between_eighths = conditions % 2 == 1
+
+    def draw(bias):
+        return runtime.sample(conditions, temperature=0.7, rng=np.random.default_rng(0),
+                              onset_bias=bias)
+
+    plain = draw(None)
+    assert np.array_equal(plain, draw(np.zeros(STEPS_PER_BAR)))
+    assert (plain[between_eighths] >= FIRST_NOTE).any()  # left alone it syncopates some
+    steered = draw(np.where(np.arange(STEPS_PER_BAR) % 2, -20.0, 0.0))
+    assert not (steered[between_eighths] >= FIRST_NOTE).any()
+    assert (steered >= FIRST_NOTE).sum() >= 16
+
+
+def test_onset_calibration_writes_the_bias_composer_melody_uses(pop_corpus, tmp_path):  # noqa: F811
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    from models.checkpoint import default_dir
+
+    lead = tmp_path / "lead"
+    shutil.copytree(default_dir("lead"), lead)
+    command = [sys.executable, "-m", "training.lead_calibration", str(lead), "--corpus",
+               str(pop_corpus), "--split", "train", "--bars", "4", "--iterations", "2",
+               "--seeds", "1"]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=f.ROOT)
+    assert done.returncode == 0, done.stderr
+    info = json.loads((lead / "model.json").read_text())
+    assert len(info["onset_bias"]) == STEPS_PER_BAR and np.isfinite(info["onset_bias"]).all()
+    assert info["onset_bias_fit"]["songs"] >= 3 and len(info["onset_bias_fit"]["iterations"]) == 2
+    # a bias that forbids notes between eighths: `composer melody` follows it
+    info["onset_bias"] = [-20.0 if step % 2 else 0.0 for step in range(STEPS_PER_BAR)]
+    (lead / "model.json").write_text(json.dumps(info))
+    band = backing_midi(tmp_path / "band.mid")
+    out = tmp_path / "lead.mid"
+    f.run_cli("melody", band, "-o", out, "--checkpoint", lead, "--seed", "2", check=True)
+    sixteenth = 60.0 / 100 / 4
+    starts = [n.start / sixteenth for n in pretty_midi.PrettyMIDI(str(out)).instruments[0].notes]
+    assert starts and all(round(s) % 2 == 0 for s in starts)
+
+    too_long = subprocess.run(command[:-6] + ["--bars", "64"], capture_output=True, text=True,
+                              cwd=f.ROOT)
+    assert too_long.returncode == 1 and "no 64-bar songs" in too_long.stderr
+    assert "Traceback" not in too_long.stderr
+
+
 def test_shipped_lead_plays_chord_tones_over_a_midi_backing(tmp_path):
     band = backing_midi(tmp_path / "band.mid", repeats=4)
     tones, counted = 0, 0

@@ -81,9 +81,10 @@ def song_windows(corpus: str | Path, split: str, bars: int, encoding: LeadEncodi
 
 def compare(corpus: str | Path, checkpoint: str | Path | None = None, *, split: str = "test",
             bars: int = 16, temperature: float = 1.0, seed: int = 0,
-            limit: int | None = None) -> dict:
+            limit: int | None = None, calibrated: bool = True) -> dict:
     """Statistics of generated melodies over held-out songs' chords beside the songs' own
-    melodies: the mean of each, per statistic, and the songs counted."""
+    melodies: the mean of each, per statistic, and the songs counted. `calibrated` samples
+    with the checkpoint's onset_bias, as `composer melody` does (False: without it)."""
     from models.checkpoint import default_dir, load_checkpoint
     from models.lead.runtime import LeadRuntime
 
@@ -95,7 +96,8 @@ def compare(corpus: str | Path, checkpoint: str | Path | None = None, *, split: 
     real, generated = [], []
     for conditions, events in windows:
         real.append(statistics(events, conditions, encoding))
-        made = runtime.sample(conditions, temperature=temperature, rng=rng)
+        made = runtime.sample(conditions, temperature=temperature, rng=rng,
+                              onset_bias=info.get("onset_bias") if calibrated else None)
         generated.append(statistics(made, conditions, encoding))
 
     def mean(rows, key):

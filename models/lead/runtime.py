@@ -30,15 +30,19 @@ class LeadRuntime(LstmRuntime):
 
     def sample(self, conditions: np.ndarray, *, temperature: float = 1.0,
                rhythm_temperature: float = 1.0, rng: np.random.Generator | None = None,
-               max_rest_steps: int = 2 * STEPS_PER_BAR) -> np.ndarray:
+               max_rest_steps: int = 2 * STEPS_PER_BAR,
+               onset_bias: np.ndarray | None = None) -> np.ndarray:
         """One melody event per condition, in two draws: whether a note starts, the line
         holds or it rests (at `rhythm_temperature`), then which pitch (at `temperature`). One
         temperature for both would trade one for the other: cooled, the likeliest event,
         hold, crowds out notes and the line thins; warmed, its pitches wander off the chord.
         A line that has rested `max_rest_steps` in a row must start a note (the model,
         trained on whole songs, would otherwise sit out a long intro the user did not ask
-        for)."""
+        for). `onset_bias`, one log-odds per sixteenth of the bar, weighs the odds that a
+        note starts there (training.lead_calibration fits it so the line's onsets fall on
+        the beat as often as the songs' do)."""
         rng = rng or np.random.default_rng()
+        bias = np.zeros(STEPS_PER_BAR) if onset_bias is None else np.asarray(onset_bias, float)
         state = self.initial_state()
         last, sounding, silent = REST, False, 0
         out = np.empty(len(conditions), np.int16)
@@ -46,7 +50,8 @@ class LeadRuntime(LstmRuntime):
             logits = self.step_conditioned(np.array([last]), np.array([condition]), state)[0]
             if silent >= max_rest_steps:
                 logits[:FIRST_NOTE] = -np.inf
-            event = self._draw(logits, temperature, rhythm_temperature, rng)
+            event = self._draw(logits, temperature, rhythm_temperature, rng,
+                               bias[condition % STEPS_PER_BAR])
             if event != HOLD:
                 sounding = event >= FIRST_NOTE
             silent = 0 if sounding else silent + 1
@@ -55,10 +60,10 @@ class LeadRuntime(LstmRuntime):
 
     @staticmethod
     def _draw(logits: np.ndarray, temperature: float, rhythm_temperature: float,
-              rng: np.random.Generator) -> int:
+              rng: np.random.Generator, onset_bias: float = 0.0) -> int:
         z = logits.astype(np.float64) / rhythm_temperature
         p = np.exp(z - z.max())
-        kinds = np.array([p[HOLD], p[REST], p[FIRST_NOTE:].sum()])
+        kinds = np.array([p[HOLD], p[REST], p[FIRST_NOTE:].sum() * np.exp(onset_bias)])
         kind = int(rng.choice(3, p=kinds / kinds.sum()))
         if kind < 2:
             return (HOLD, REST)[kind]
