@@ -40,6 +40,11 @@ def render(folder: Path) -> str:
               f"{training.get('machine', '?')} ({metrics.get('examples_per_second', 0):.1f} "
               "examples/s).",
               *([f"- Note: {training['note']}"] if training.get("note") else []),
+              *([f"- Onset bias: fitted on the first {fit['bars']} bars of {fit['songs']} "
+                 f"{fit['split']} songs of `{fit['corpus']}` (training/lead_calibration.py), "
+                 "so the sampler's notes start on each sixteenth as often as theirs; "
+                 "`composer melody` samples with it."] if (fit := info.get("onset_bias_fit"))
+                else []),
               *([f"- Bottom: the 2-bar VAE `{bottom['checkpoint']}` (made by "
                  f"`{bottom.get('command')}`), frozen; its weights are carried in weights.npz "
                  "under bottom/."] if (bottom := info.get("bottom")) else []),
