@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from training.datasets import encode_split, example_dataset
+from training.datasets import encode_split
+from training.tasks import VaeTask, _save
 from training.trainer import TrainConfig, TrainingError
 
 BATCH = 2048  # segments the bottom encodes at a time
@@ -36,23 +37,19 @@ def segment_features(runtime, windows: np.ndarray, progress=None, stage: str = "
     return table[inverse.ravel()].reshape(len(windows), runtime.segments, -1).astype(np.float32)
 
 
-class StackedVaeTask:
-    """vae-16bar: a VAE over the latents of a frozen 2-bar VAE's segments."""
+class StackedVaeTask(VaeTask):
+    """vae-16bar: a VAE over the latents of a frozen 2-bar VAE's segments (VaeTask's build
+    and datasets over its own network and examples)."""
 
     name = "vae-16bar"
-    monitor = "val_recon"
+    network_module = "models.vae.stacked_network"
 
     def __init__(self, bottom: Path | None = None, bars: int = 16):
         from models.checkpoint import default_dir
 
+        super().__init__(self.name, bars)  # its encoding is the bottom's, set in prepare()
         self.bottom = Path(bottom) if bottom else default_dir("vae-2bar")
-        self.bars = bars
-        self.windows: dict = {}
         self.features: dict = {}
-        self.corpus: Path | None = None
-        self.network = None
-        self.encoding = None
-        self.initial_weights: dict | None = None
 
     def prepare(self, corpus: Path, config: TrainConfig, progress) -> None:
         from models.checkpoint import load_checkpoint
@@ -81,29 +78,14 @@ class StackedVaeTask:
             self.features[split] = segment_features(runtime, self.windows[split], progress,
                                                     f"2-bar latents, {split}")
 
-    def build(self, config: TrainConfig):
-        import keras
 
-        from models.vae.stacked_network import build_model, load_weights
-
-        model = build_model(self.network)
-        if self.initial_weights:
-            load_weights(model, self.initial_weights)
-        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate, clipnorm=1.0))
-        return model
-
-    def train_data(self, config: TrainConfig):
-        return example_dataset(self.features["train"], config.batch, seed=config.seed)
-
-    def valid_data(self, config: TrainConfig):
-        return example_dataset(self.features["valid"], config.batch, training=False,
-                               max_examples=config.valid_batches * config.batch)
+    def examples(self, split: str):
+        return self.features[split]
 
     def export(self, model, out: Path, config: TrainConfig, summary: dict) -> None:
         from models.vae.stacked import StackedVaeRuntime
         from models.vae.stacked_network import weights_of
         from training import vae_prior
-        from training.tasks import _save
 
         weights = {**weights_of(model), **self.bottom_weights}
         runtime = StackedVaeRuntime.from_checkpoint({"network": self.network.to_dict()}, weights)

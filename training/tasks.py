@@ -180,6 +180,7 @@ class VaeTask:
     (vae-16bar is a VAE over this one's latents: training/stacked_vae.py.)"""
 
     monitor = "val_recon"  # held-out reconstruction; beta keeps rising, so the loss would not do
+    network_module = "models.vae.network"  # its build_model and load_weights
 
     def __init__(self, name: str = "vae-2bar", bars: int = 2):
         from models.vae.encoding import MelodyEncoding
@@ -207,21 +208,26 @@ class VaeTask:
         self.network = VaeConfig(vocab_size=self.encoding.vocab_size, steps=steps)
 
     def build(self, config: TrainConfig):
+        import importlib
+
         import keras
 
-        from models.vae.network import build_model, load_weights
-
-        model = build_model(self.network)
+        network = importlib.import_module(self.network_module)
+        model = network.build_model(self.network)
         if self.initial_weights:
-            load_weights(model, self.initial_weights)
+            network.load_weights(model, self.initial_weights)
         model.compile(optimizer=keras.optimizers.Adam(config.learning_rate, clipnorm=1.0))
         return model
 
+    def examples(self, split: str):
+        """What the network learns from: here the melody windows themselves."""
+        return self.windows[split]
+
     def train_data(self, config: TrainConfig):
-        return example_dataset(self.windows["train"], config.batch, seed=config.seed)
+        return example_dataset(self.examples("train"), config.batch, seed=config.seed)
 
     def valid_data(self, config: TrainConfig):
-        return example_dataset(self.windows["valid"], config.batch, training=False,
+        return example_dataset(self.examples("valid"), config.batch, training=False,
                                max_examples=config.valid_batches * config.batch)
 
     def export(self, model, out: Path, config: TrainConfig, summary: dict) -> None:

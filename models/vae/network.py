@@ -56,11 +56,45 @@ def build_model(config: VaeConfig):
     return model
 
 
+def objective_model():
+    """A keras.Model base whose subclasses define `_objective(data, training)` -> (loss, logs)
+    and call `track(*names)`: it trains on the loss (test steps: training=False) and reports
+    each log as a running mean (both VAEs here)."""
+    import keras
+    import tensorflow as tf
+
+    class ObjectiveModel(keras.Model):
+        def track(self, *names: str) -> None:
+            self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
+
+        @property
+        def metrics(self):
+            return list(self.trackers.values())
+
+        def train_step(self, data):
+            with tf.GradientTape() as tape:
+                loss, logs = self._objective(data, training=True)
+            grads = tape.gradient(loss, self.trainable_variables)
+            self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+            return self._track(logs)
+
+        def test_step(self, data):
+            _, logs = self._objective(data, training=False)  # z = posterior mean
+            return self._track(logs)
+
+        def _track(self, logs):
+            for name, value in logs.items():
+                self.trackers[name].update_state(value)
+            return {name: t.result() for name, t in self.trackers.items()}
+
+    return ObjectiveModel
+
+
 def _model_class():
     import keras
     import tensorflow as tf
 
-    class MelodyVae(keras.Model):
+    class MelodyVae(objective_model()):
         def __init__(self, config: VaeConfig, **kwargs):
             super().__init__(name="melody_vae", **kwargs)
             self.config = config
@@ -79,13 +113,7 @@ def _model_class():
             self.decoders = [keras.layers.LSTM(u, return_sequences=True, name=f"decoder_{i}")
                              for i, u in enumerate(config.dec_units)]
             self.logits = keras.layers.Dense(config.vocab_size, name="logits")
-            self.trackers = {name: keras.metrics.Mean(name=name)
-                             for name in ("loss", "recon", "kl", "beta", "accuracy",
-                                          "sampling_probability")}
-
-        @property
-        def metrics(self):
-            return list(self.trackers.values())
+            self.track("loss", "recon", "kl", "beta", "accuracy", "sampling_probability")
 
         def encode(self, ids):
             h = self.encoder(tf.one_hot(ids, self.config.vocab_size))
@@ -148,22 +176,6 @@ def _model_class():
                                                        ids), tf.float32))
             return loss, {"loss": loss, "recon": tf.reduce_mean(recon), "kl": tf.reduce_mean(kl),
                           "beta": beta, "accuracy": accuracy, "sampling_probability": p_sample}
-
-        def train_step(self, data):
-            with tf.GradientTape() as tape:
-                loss, logs = self._objective(data, training=True)
-            grads = tape.gradient(loss, self.trainable_variables)
-            self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
-            return self._track(logs)
-
-        def test_step(self, data):
-            _, logs = self._objective(data, training=False)  # z = posterior mean, teacher forced
-            return self._track(logs)
-
-        def _track(self, logs):
-            for name, value in logs.items():
-                self.trackers[name].update_state(value)
-            return {name: t.result() for name, t in self.trackers.items()}
 
     return MelodyVae
 

@@ -57,7 +57,9 @@ def _model_class():
     import keras
     import tensorflow as tf
 
-    class LatentSequenceVae(keras.Model):
+    from models.vae.network import objective_model
+
+    class LatentSequenceVae(objective_model()):
         """Input: [batch, segments, 2 * bottom z], each segment's bottom mean then scale."""
 
         def __init__(self, config: StackedConfig, **kwargs):
@@ -72,12 +74,7 @@ def _model_class():
             self.conductor = keras.layers.LSTM(config.dec_units, return_sequences=True,
                                                name="conductor")
             self.to_latent = keras.layers.Dense(config.bottom_z, name="latent")
-            self.trackers = {name: keras.metrics.Mean(name=name)
-                             for name in ("loss", "recon", "kl", "beta")}
-
-        @property
-        def metrics(self):
-            return list(self.trackers.values())
+            self.track("loss", "recon", "kl", "beta")
 
         def encode(self, means):
             h = self.encoder(means)
@@ -106,22 +103,6 @@ def _model_class():
             loss = tf.reduce_mean(recon + beta * tf.maximum(kl - cfg.free_bits, 0.0))
             return loss, {"loss": loss, "recon": tf.reduce_mean(recon),
                           "kl": tf.reduce_mean(kl), "beta": beta}
-
-        def train_step(self, data):
-            with tf.GradientTape() as tape:
-                loss, logs = self._objective(data, training=True)
-            grads = tape.gradient(loss, self.trainable_variables)
-            self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
-            return self._track(logs)
-
-        def test_step(self, data):
-            _, logs = self._objective(data, training=False)
-            return self._track(logs)
-
-        def _track(self, logs):
-            for name, value in logs.items():
-                self.trackers[name].update_state(value)
-            return {name: t.result() for name, t in self.trackers.items()}
 
     return LatentSequenceVae
 
