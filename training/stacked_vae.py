@@ -78,7 +78,6 @@ class StackedVaeTask(VaeTask):
             self.features[split] = segment_features(runtime, self.windows[split], progress,
                                                     f"2-bar latents, {split}")
 
-
     def examples(self, split: str):
         return self.features[split]
 
