@@ -161,10 +161,10 @@ class LeadTask(LstmTask):
                   "sixteenths": len(train.tokens) // 2}
         _save(self, out, config, summary, weights_of(model), counts,
               sampled_history=self.sampled_history)
-        fit_onset_bias(out, self.corpus)
+        _calibrate_onsets(out, self.corpus)
 
 
-def fit_onset_bias(checkpoint: Path, corpus: Path) -> None:
+def _calibrate_onsets(checkpoint: Path, corpus: Path) -> None:
     """Weigh where the sampler starts notes so they fall where the valid songs' do
     (training.lead_calibration); skipped when no valid song has 16 bars."""
     import sys

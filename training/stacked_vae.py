@@ -8,7 +8,6 @@ segments, so each distinct segment is encoded once.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -88,9 +87,7 @@ class StackedVaeTask(VaeTask):
 
         weights = {**weights_of(model), **self.bottom_weights}
         runtime = StackedVaeRuntime.from_checkpoint({"network": self.network.to_dict()}, weights)
-        started = time.perf_counter()
         weights.update(vae_prior.fit(runtime, self.windows["train"]))
-        summary["prior_seconds"] = round(time.perf_counter() - started, 1)
         _save(self, out, config, summary, weights, {"windows": len(self.windows["train"])},
               bottom={"checkpoint": str(self.bottom),
                       "command": self.bottom_info.get("training", {}).get("command")},
