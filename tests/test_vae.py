@@ -211,8 +211,8 @@ def test_shipped_vae_interpolation_ends_reconstruct_the_inputs(chorales):
 
 
 def test_shipped_vae_16bar_ends_give_back_16_bar_melodies(chorales, folk_tunes):
-    """The stacked 16-bar model carries a whole 16-bar line (the folk-trained model before it
-    gave back 1 note in 12 of held-out melodies: its z held too little)."""
+    """The stacked 16-bar model's walk ends on the songs' own 16-bar lines (the folk-trained
+    model before it gave back 1 note in 12 of held-out melodies: its z held too little)."""
     from composer.generators import GenerationError
     from composer.interpolation import interpolate, lead_melody
 
@@ -226,8 +226,37 @@ def test_shipped_vae_16bar_ends_give_back_16_bar_melodies(chorales, folk_tunes):
     (a, melody_a), (b, melody_b) = songs[:2]
     result = interpolate(a, b, steps=3, model="vae-16bar")
     for made, real in ((result.melodies[0], melody_a), (result.melodies[-1], melody_b)):
-        assert (made == real).mean() >= 0.8
-        assert (made == real)[real >= 2].mean() >= 0.6  # over the notes alone
+        assert (made == real).mean() >= 0.9
+        assert (made == real)[real >= 2].mean() >= 0.8  # over the notes alone
+
+
+def test_stacked_walk_ends_on_the_bottom_encodings_and_moves_through_the_top(folk_tunes):
+    """The ends carry what the top's z misses (the residual), so they are the 2-bar model's
+    own encodings of each segment; the steps between follow the top's decoded plans."""
+    from composer.generators import GenerationError
+    from composer.interpolation import lead_melody
+    from models.checkpoint import load_checkpoint
+    from models.vae.runtime import interpolate
+
+    runtime = load_runtime(*load_checkpoint(default_dir("vae-16bar")))
+    encoding = MelodyEncoding(bars=16)
+    melodies = []
+    for path in folk_tunes:
+        try:
+            melodies.append(lead_melody(path, encoding))
+        except GenerationError:  # shorter than 16 bars
+            pass
+    a, b = melodies[:2]
+    walk = interpolate(runtime, a, b, 5)
+    for end, melody in ((walk[0], a), (walk[-1], b)):
+        plan = runtime.segment_latents(melody)[0][0]
+        assert np.array_equal(end, runtime.bottom.decode(plan).reshape(-1))
+    through_z = runtime.decode(runtime.encode(np.stack([a, b]))[0])
+    assert not np.array_equal(walk[0], through_z[0]) or not np.array_equal(walk[-1], through_z[1])
+    change = (walk[1:] != walk[:-1]).mean(axis=1)
+    assert change.min() > 0 and change.max() < 3 * change.min() + 0.1
+    best = interpolate(runtime, a, b, 3, candidates=16)
+    assert (best[0] == a).mean() >= (walk[0] == a).mean()
 
 
 def test_interpolation_ends_are_the_posterior_draws_that_decode_best(chorales):

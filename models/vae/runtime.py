@@ -178,7 +178,11 @@ def closest_latent(runtime: VaeRuntime, ids, candidates: int = 16, seed: int = 0
 def interpolate(runtime: VaeRuntime, a_ids, b_ids, steps: int, candidates: int = 1
                 ) -> np.ndarray:
     """[steps, window] melodies walking from a to b (both ends included), decoded greedily;
-    with `candidates` > 1 each end is the closest_latent of its melody."""
+    with `candidates` > 1 each end is the closest_latent of its melody. A runtime with its
+    own walk (the stacked 16-bar model) takes it."""
+    own = getattr(runtime, "interpolate", None)
+    if own is not None:
+        return own(a_ids, b_ids, steps, candidates)
     za, zb = (closest_latent(runtime, ids, candidates) for ids in (a_ids, b_ids))
     zs = np.stack([slerp(za, zb, t) for t in np.linspace(0.0, 1.0, steps)])
     return runtime.decode(zs)
