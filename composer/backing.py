@@ -34,6 +34,7 @@ from models.timing import grid_shift
 BEATS_PER_BAR = 4
 MIN_BARS = 2
 SAMPLE_RATE = 22050  # Backing.samples: mono, enough for analysis and a mix preview
+MAX_SECONDS = 600.0  # the longest backing read: 10 minutes (a 30-minute file is refused)
 CHROMA_RATE = 11025  # the spectrum stops at 5.5 kHz; chords live below C7 (2.1 kHz)
 HOP = 512  # 46 ms: a beat at 200 qpm still spans six frames for its median
 BASS_FFT, TREBLE_FFT = 8192, 2048  # 1.3 Hz bins below G3 (E1 to F#3 are 2.3-10 Hz apart)
@@ -95,7 +96,7 @@ class Backing(Analysis):
 
 # --- reading ---------------------------------------------------------------------------
 
-def read_backing(path: str | os.PathLike, *, max_seconds: float = 600.0,
+def read_backing(path: str | os.PathLike, *, max_seconds: float = MAX_SECONDS,
                  qpm: float | None = None) -> Backing:
     """A MIDI or audio file (told apart by its first bytes, else its suffix), analysed. `qpm`
     sets an audio backing's tempo where the tracker's estimate is wrong (a MIDI file has its

@@ -82,6 +82,8 @@ for _console in (out, err):  # piped, no line wraps at 80 columns, a table's row
         _console.width = 10_000
 
 
+STUDIO_DATA_HELP = ("Folder of the studio's files, database and queue (default: "
+                    "$COMPOSER_STUDIO_DATA, else ~/.local/share/composer/studio)")
 MODEL_HELP = generators.help_text()
 CHECKPOINT_HELP = "A folder `composer train` wrote (its model.json says which model it is)"
 PROGRAM_HELP = ("GM program 0-127 of every pitched note, or one per track: pop's melody, "
@@ -1051,6 +1053,55 @@ def gui(
 
     run_gui(settings, output, (max(320, width), max(240, height)), midi_out=midi_out,
             midi_port=midi_port, checkpoints=[str(f) for f in folders])
+
+
+@app.command("serve")
+@user_errors
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on (loopback by default: "
+                                           "put a proxy in front to share it)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port")] = 8000,
+    data: Annotated[Path | None, typer.Option("--data", help=STUDIO_DATA_HELP)] = None,
+    worker: Annotated[bool, typer.Option("--worker/--no-worker", help=(
+        "Start one job worker beside the server (more with `composer worker`)"))] = True,
+) -> None:
+    """The web studio: upload songs, fuse, generate and listen in a browser (API docs at
+    /docs, spec at /openapi.json)."""
+    from composer.web.server import serve as run
+    from composer.web.settings import StudioSettings
+
+    settings = StudioSettings.from_env(data)
+    run(settings, host=host, port=port, worker=worker,
+        on_ready=lambda url: out.print(f"studio at {url} (data in {settings.data})"))
+
+
+@app.command("worker")
+@user_errors
+def worker(
+    data: Annotated[Path | None, typer.Option("--data", help=STUDIO_DATA_HELP)] = None,
+    threads: Annotated[int, typer.Option(help="Jobs this process runs at once")] = 1,
+) -> None:
+    """Run the studio's queued jobs (beside `composer serve --no-worker`, or on another
+    machine sharing DATABASE_URL, REDIS_URL and the data folder)."""
+    from composer.web.server import work
+    from composer.web.settings import StudioSettings
+
+    work(StudioSettings.from_env(data), workers=max(1, threads))
+
+
+@app.command("gallery")
+@user_errors
+def gallery(
+    data: Annotated[Path | None, typer.Option("--data", help=STUDIO_DATA_HELP)] = None,
+) -> None:
+    """Make the studio's gallery: a GAN, a hybrid and a pop example, rendered."""
+    from composer.web.server import make_gallery
+    from composer.web.settings import StudioSettings
+
+    for job in make_gallery(StudioSettings.from_env(data),
+                            progress=lambda kind: out.print(f"{kind} ...")):
+        result = job["result"] or {}
+        out.print(f"{job['kind']}: {job['status']} {result.get('summary') or job['error']}")
 
 
 @app.command("render")

@@ -1,0 +1,77 @@
+"""`composer serve` and `composer worker`: the API in uvicorn, jobs in huey consumers."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+
+from composer.web.settings import StudioSettings
+
+
+def serve(settings: StudioSettings, *, host: str = "127.0.0.1", port: int = 8000,
+          worker: bool = True, on_ready=None) -> None:
+    """The API and page; with `worker`, one worker process beside it, stopped with it."""
+    import uvicorn
+
+    from composer.web.app import create_app
+
+    app = create_app(settings)  # migrates the database before any worker opens it
+    child = None
+    if worker:
+        child = subprocess.Popen([sys.executable, "-m", "composer", "worker",
+                                  "--data", str(settings.data)], env=os.environ.copy())
+    if on_ready:
+        on_ready(f"http://{host}:{port}/")
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        if child is not None:
+            child.terminate()
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+def work(settings: StudioSettings, *, workers: int = 1) -> None:
+    """A worker: runs queued jobs until SIGTERM or Ctrl-C (huey's consumer)."""
+    from composer.web.queue import Studio
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    for noisy in ("huey", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    studio = Studio(settings)
+    requeued = studio.requeue_stale()
+    if requeued:
+        logging.getLogger("composer.studio").info("requeued %d stale jobs", requeued)
+    studio.consumer(workers).run()
+
+
+GALLERY = (("gan", {"bars": 8, "qpm": 100.0, "seed": 1}),
+           ("hybrid", {"bars": 8, "qpm": 96.0, "seed": 2}),
+           ("pop", {"bars": 8, "qpm": 92.0, "seed": 4}))
+
+
+def make_gallery(settings: StudioSettings, *, progress=None) -> list[dict]:
+    """Examples for the page's gallery, run here and now (no worker needed): one job of each
+    kind that needs no upload, stored as jobs of the client "gallery"."""
+    from composer.web.db import Job
+    from composer.web.queue import Studio
+    from composer.web.schemas import REQUESTS
+
+    studio = Studio(settings)
+    made = []
+    for kind, params in GALLERY:
+        with studio.session() as s:
+            job = Job(kind=kind, params=REQUESTS[kind](**params).model_dump(), client="gallery")
+            s.add(job)
+            s.commit()
+            job_id = job.id
+        if progress:
+            progress(kind)
+        studio.run_job(job_id)
+        with studio.session() as s:
+            made.append(s.get(Job, job_id).to_dict())
+    return made

@@ -1,0 +1,225 @@
+"""The web studio over loopback HTTP: `composer serve` and `composer worker` as subprocesses,
+the real huey queue on SQLite, real fusions rendered by FluidSynth."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+import wave
+
+import pretty_midi
+import pytest
+import studio_client as sc
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory):
+    """A server with no worker of its own and one worker beside it, as two processes."""
+    data = tmp_path_factory.mktemp("studio")
+    server, client = sc.serve(data, worker=False,
+                              env={"COMPOSER_STUDIO_JOBS_PER_MINUTE": "1000"})
+    worker = sc.start(["worker"], data)
+    yield client, data
+    sc.stop(worker)
+    sc.stop(server)
+
+
+def upload(client, path):
+    response = client.upload(path.name, path.read_bytes())
+    assert response.status == 201, response.body
+    return response.json()
+
+
+def test_fusion_job_runs_on_the_worker_and_its_files_download_and_play(studio, chorales):
+    client, _ = studio
+    a, b = upload(client, chorales[1]), upload(client, chorales[6])
+    assert a["kind"] == "midi" and a["info"]["notes"] > 20
+    response = client.post_json("/generate/vae", {"file_ids": [a["file_id"], b["file_id"]],
+                                                   "steps": 3})
+    assert response.status == 202
+    job = client.wait(response.json()["job_id"])
+    assert job["status"] == "done", job["error"]
+    assert job["progress"] == 1.0 and job["started"] and job["finished"]
+    assert any(0 < p < 1 for _, p in job["seen"]) or job["seen"][0][0] == "done"
+
+    midi = client.get(f"/download/{job['result']['file_id']}")
+    assert midi.status == 200 and midi.headers["content-type"] == "audio/midi"
+    assert "attachment" in midi.headers["content-disposition"]
+    pm = pretty_midi.PrettyMIDI(io.BytesIO(midi.body))
+    assert len(pm.instruments) >= 2 and pm.get_end_time() > 5  # melody over the parts
+
+    wav_id = job["result"]["wav_file_id"]
+    whole = client.get(f"/download/{wav_id}")
+    with wave.open(io.BytesIO(whole.body)) as w:
+        assert w.getframerate() == 44100 and w.getnframes() / 44100 > 5
+    part = client.get(f"/play/{wav_id}", headers={"Range": "bytes=100-1099"})
+    assert part.status == 206 and len(part.body) == 1000
+    assert part.body == whole.body[100:1100]
+    assert part.headers["content-range"] == f"bytes 100-1099/{len(whole.body)}"
+    assert client.get(f"/play/{job['result']['file_id']}").status == 415  # MIDI: no player
+
+    notes = client.get(f"/notes/{job['result']['file_id']}").json()
+    assert len(notes["notes"]) == sum(len(i.notes) for i in pm.instruments)
+    assert job["id"] in [j["id"] for j in client.get("/jobs").json()]
+
+
+def test_generate_and_melody_jobs(studio, chorales):
+    client, _ = studio
+    gan = client.post_json("/generate/gan", {"bars": 2, "seed": 3, "render": False}).json()
+    backing = upload(client, chorales[2])
+    melody = client.post_json("/generate/melody", {"file_id": backing["file_id"], "bars": 4,
+                                                   "seed": 1, "render": False}).json()
+    for job_id, tracks in ((gan["job_id"], 4), (melody["job_id"], 1)):
+        job = client.wait(job_id)
+        assert job["status"] == "done", job["error"]
+        assert job["result"]["wav_file_id"] is None  # render: false
+        pm = pretty_midi.PrettyMIDI(io.BytesIO(
+            client.get(f"/download/{job['result']['file_id']}").body))
+        assert len([i for i in pm.instruments if i.notes]) == tracks
+
+
+def test_bad_requests_are_json_errors_without_tracebacks(studio, chorales):
+    import hostile_midi
+
+    client, data = studio
+    cases = {"notes.txt": b"not a song\n" * 10, "empty.mid": b"",
+             "tempo-storm.mid": dict(hostile_midi.named_cases())["1001-tempo-changes"],
+             "drums.mid": _drums_only(), "corrupt.mid": b"MThd" + bytes(40)}
+    for name, body in cases.items():
+        response = client.upload(name, body)
+        error = response.json()["error"]
+        assert response.status == 422, (name, response.status, error)
+        assert error.startswith(name + ":") and "Traceback" not in error, error
+    big = client.upload("big.mid", b"MThd" + bytes(9 * 1024 * 1024))
+    assert big.status == 413 and "limit" in big.json()["error"]
+
+    song = upload(client, chorales[0])
+    for path, payload, status, words in [
+        ("/generate/vae", {"file_ids": [song["file_id"]]}, 422, "file_ids"),
+        ("/generate/vae", {"file_ids": ["../../etc/passwd", song["file_id"]]}, 422, "file id"),
+        ("/generate/vae", {"file_ids": ["0" * 32, song["file_id"]]}, 404, "no file"),
+        ("/generate/gan", {"bars": 500}, 422, "bars"),
+        ("/generate/gan", {"bars": 2, "evil": 1}, 422, "evil"),
+        ("/generate/melody", {"file_id": "x"}, 422, "file_id"),
+    ]:
+        response = client.post_json(path, payload)
+        assert response.status == status, (payload, response.body)
+        assert words in response.json()["error"]
+    for path in ("/download/..%2F..%2Fstudio.db", "/download/" + "0" * 32, "/jobs/nope",
+                 "/play/../../studio.db"):
+        response = client.get(path)
+        assert response.status == 404 and "error" in response.json()
+    assert (data / "studio.db").exists()  # the database was never served
+
+
+def _drums_only() -> bytes:
+    pm = pretty_midi.PrettyMIDI()
+    kit = pretty_midi.Instrument(0, is_drum=True)
+    kit.notes += [pretty_midi.Note(100, 36, i * 0.5, i * 0.5 + 0.1) for i in range(8)]
+    pm.instruments.append(kit)
+    out = io.BytesIO()
+    pm.write(out)
+    return out.getvalue()
+
+
+def test_queued_jobs_survive_a_restart_and_cancelled_ones_never_run(tmp_path, chorales):
+    server, client = sc.serve(tmp_path, worker=False)
+    try:
+        kept = client.post_json("/generate/gan", {"bars": 2, "seed": 1, "render": False}).json()
+        dropped = client.post_json("/generate/gan", {"bars": 2, "render": False}).json()
+        cancelled = client.delete(f"/jobs/{dropped['job_id']}")
+        assert cancelled.status == 200 and cancelled.json()["status"] == "cancelled"
+        assert client.delete(f"/jobs/{dropped['job_id']}").status == 409
+        assert client.get(f"/jobs/{kept['job_id']}").json()["status"] == "queued"
+    finally:
+        sc.stop(server)
+    server, client = sc.serve(tmp_path, worker=True)  # a restart, with its worker this time
+    try:
+        job = client.wait(kept["job_id"])
+        assert job["status"] == "done", job["error"]
+        time.sleep(1.0)  # the worker has taken the cancelled one off the queue by now
+        dropped = client.get(f"/jobs/{dropped['job_id']}").json()
+        assert dropped["status"] == "cancelled" and dropped["started"] is None
+    finally:
+        sc.stop(server)
+
+
+def test_a_running_job_stops_when_cancelled(tmp_path, monkeypatch):
+    """The worker's side in this process, with a job kind that reports progress slowly (a
+    real fusion ends before a test could cancel it); the cancel goes through the server."""
+    from composer.web import jobs
+    from composer.web.db import Job
+    from composer.web.queue import Studio
+    from composer.web.settings import StudioSettings
+
+    steps = []
+
+    def slow(params, inputs, folder, progress):
+        for i in range(100):
+            progress(i / 100, f"step {i}")
+            steps.append(i)
+            time.sleep(0.05)
+        raise AssertionError("ran to the end")
+
+    monkeypatch.setitem(jobs.JOBS, "slow", slow)
+    studio = Studio(StudioSettings.from_env(tmp_path))
+    with studio.session() as s:
+        s.add(Job(id="a" * 32, kind="slow", params={}))
+        s.commit()
+    server, client = sc.serve(tmp_path, worker=False)
+    try:
+        runner = threading.Thread(target=studio.run_job, args=("a" * 32,))
+        runner.start()
+        client.wait("a" * 32, until=("running",))
+        time.sleep(0.3)
+        assert client.delete(f"/jobs/{'a' * 32}").json()["status"] == "cancelled"
+        runner.join(timeout=10)
+        assert not runner.is_alive() and len(steps) < 100
+        job = client.get(f"/jobs/{'a' * 32}").json()
+        assert job["status"] == "cancelled" and job["result"] is None
+    finally:
+        sc.stop(server)
+
+
+def test_job_creation_is_rate_limited_per_client(tmp_path):
+    server, client = sc.serve(tmp_path, worker=False,
+                              env={"COMPOSER_STUDIO_JOBS_PER_MINUTE": "3"})
+    try:
+        codes = [client.post_json("/generate/gan", {"bars": 1}).status for _ in range(5)]
+        assert codes == [202, 202, 202, 429, 429]
+        limited = client.post_json("/generate/gan", {"bars": 1})
+        assert "3 jobs a minute" in limited.json()["error"]
+        assert limited.headers["retry-after"]
+    finally:
+        sc.stop(server)
+
+
+def test_the_page_and_the_openapi_spec(studio):
+    client, _ = studio
+    page = client.get("/")
+    assert page.status == 200 and b"composer studio" in page.body
+    assert client.get("/static/studio.js").status == 200
+    spec = client.get("/openapi.json").json()
+    for path in ("/upload", "/generate/vae", "/generate/gan", "/generate/hybrid",
+                 "/generate/pop", "/generate/melody", "/jobs", "/jobs/{job_id}",
+                 "/download/{file_id}", "/play/{file_id}", "/gallery"):
+        assert path in spec["paths"], path
+
+
+def test_the_schema_is_alembics(tmp_path):
+    import sqlalchemy
+
+    from composer.web.db import migrate
+
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    migrate(url)
+    migrate(url)  # at head already: nothing to do
+    engine = sqlalchemy.create_engine(url)
+    with engine.connect() as c:
+        assert c.execute(sqlalchemy.text("select version_num from alembic_version")
+                         ).scalar() == "0001"
+        tables = set(sqlalchemy.inspect(c).get_table_names())
+    assert {"jobs", "files"} <= tables
