@@ -21,8 +21,9 @@ demo: install
 	$(BIN)/composer corpus info $(DEMO_CORPUS)
 	$(BIN)/composer corpus plot $(DEMO_CORPUS)
 
-# The GUI's tests also open one real window, on a virtual X display.
-test: APT_PACKAGES += xvfb
+# The GUI's tests also open one real window, on a virtual X display; the studio's page is
+# driven in Debian's headless Chromium (Playwright's own browser download needs the internet).
+test: APT_PACKAGES += xvfb chromium
 test: install
 	$(TEST_ENV) $(BIN)/python -m pytest -q
 

@@ -223,3 +223,89 @@ def test_the_schema_is_alembics(tmp_path):
                          ).scalar() == "0001"
         tables = set(sqlalchemy.inspect(c).get_table_names())
     assert {"jobs", "files"} <= tables
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's, installed by `make test`; Playwright only drives it
+
+
+def test_the_page_fuses_two_songs_in_headless_chromium(studio, chorales, tmp_path):
+    """What a user does: drop two songs, press VAE, watch the bar, play, download."""
+    import os
+
+    if not os.path.exists(CHROMIUM) and not os.environ.get("CI"):
+        pytest.skip("Debian's chromium is not installed here (`make test` installs it)")
+    from playwright.sync_api import sync_playwright
+
+    client, _ = studio
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run",
+            "--autoplay-policy=no-user-gesture-required"])
+        page = browser.new_page(viewport={"width": 1100, "height": 1000},
+                                accept_downloads=True)
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(client.base + "/")
+        page.set_input_files("#picker", [str(chorales[1]), str(chorales[6])])
+        page.wait_for_function("document.querySelectorAll('#uploads li').length === 2")
+        page.fill("#steps", "3")
+        page.click("#vae")
+        page.wait_for_selector("#result", state="visible", timeout=120_000)
+        assert page.eval_on_selector("#progress", "p => p.value") == 1
+        assert "done" in page.inner_text("#stage")
+
+        duration = page.evaluate("""() => new Promise((resolve, reject) => {
+            const a = document.getElementById('player');
+            if (a.readyState >= 1) return resolve(a.duration);
+            a.onloadedmetadata = () => resolve(a.duration);
+            a.onerror = () => reject(new Error('audio did not load'));
+        })""")
+        assert duration > 5
+        page.evaluate("document.getElementById('player').play()")
+        page.wait_for_function("document.getElementById('player').currentTime > 0.3",
+                               timeout=20_000)
+
+        with page.expect_download() as download:
+            page.click("#download-midi")
+        saved = tmp_path / download.value.suggested_filename
+        download.value.save_as(saved)
+        assert len(pretty_midi.PrettyMIDI(str(saved)).instruments) >= 2
+
+        page.wait_for_function("document.querySelector('#jobs tbody').innerText"
+                               ".includes('done')", timeout=10_000)
+        painted = page.evaluate("""() => {
+            const c = document.getElementById('roll');
+            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+            return n; }""")
+        assert painted > 500  # the piano roll was drawn
+        shot = tmp_path / "studio.png"
+        page.screenshot(path=str(shot), full_page=True)
+        browser.close()
+    assert not errors, errors
+    from PIL import Image
+
+    image = Image.open(shot).convert("RGB")
+    assert image.width == 1100 and image.height >= 800
+    assert len(set(image.resize((110, 80)).getdata())) > 50  # a page, not a blank frame
+    if os.environ.get("COMPOSER_STUDIO_SCREENSHOT"):
+        image.save(os.environ["COMPOSER_STUDIO_SCREENSHOT"])
+
+
+def test_gallery_is_made_by_a_command_and_served(tmp_path):
+    import factories as f
+
+    made = f.run_cli("gallery", "--data", tmp_path, check=True)
+    assert f.lines(made.stdout)[-3:] == [line for line in f.lines(made.stdout)
+                                         if ": done " in line]
+    server, client = sc.serve(tmp_path, worker=False)
+    try:
+        items = client.get("/gallery").json()
+        assert [j["kind"] for j in items] == ["gan", "hybrid", "pop"]
+        for job in items:
+            audio = client.get(f"/play/{job['result']['wav_file_id']}")
+            with wave.open(io.BytesIO(audio.body)) as w:
+                assert w.getnframes() / w.getframerate() > 8 * 4 * 60 / 100 * 0.9
+    finally:
+        sc.stop(server)

@@ -88,7 +88,7 @@ async function follow(jobId) {
   while (current === jobId) {
     const job = await api("GET", `/jobs/${jobId}`).catch((e) => ({ status: "failed", error: e.message }));
     $("progress").value = job.progress || 0;
-    $("stage").textContent = `${job.status}${job.stage ? ": " + job.stage : ""}`;
+    $("stage").textContent = job.stage && job.stage !== job.status ? `${job.status}: ${job.stage}` : job.status;
     if (["done", "failed", "cancelled"].includes(job.status)) {
       if (job.status === "done") show(job.result);
       else say(job.error || job.status, job.status === "failed");

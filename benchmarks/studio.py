@@ -1,0 +1,138 @@
+"""The web studio under load, on loopback: fusion jobs a minute with one and two workers, and
+the latency of GET /jobs/{id} under 50 concurrent clients.
+
+    .venv/bin/python benchmarks/studio.py [--songs A.mid B.mid] [--jobs 16] [--clients 50]
+        [--requests 40]
+
+Each run starts `composer serve --no-worker` and N `composer worker` processes in a new data
+folder, uploads two songs (default: two music21 chorales), queues --jobs VAE fusions
+(`steps` 8, rendered to WAV, as the page asks) and times from the first POST to the last
+job done, from outside. Then --clients threads each poll one finished job --requests times.
+Raw numbers in benchmarks/results/studio.json; prints Markdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+import studio_client as sc  # noqa: E402
+
+
+def default_songs() -> list[Path]:
+    from training import music21_corpus
+
+    pieces = music21_corpus.list_pieces("bach", 8)
+    for piece in pieces:
+        if not music21_corpus.is_converted(piece):
+            music21_corpus.convert_piece(piece)
+    paths = [Path(p.midi_path) for p in music21_corpus.iter_converted(pieces)]
+    return [paths[1], paths[6]]
+
+
+def fusion_rate(songs: list[Path], workers: int, jobs: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp)
+        server, client = sc.serve(data, worker=False,
+                                  env={"COMPOSER_STUDIO_JOBS_PER_MINUTE": "100000"})
+        procs = [sc.start(["worker"], data) for _ in range(workers)]
+        try:
+            ids = [client.upload(p.name, p.read_bytes()).json()["file_id"] for p in songs]
+            warm = client.post_json("/generate/vae", {"file_ids": ids, "steps": 8}).json()
+            client.wait(warm["job_id"], timeout=300)  # models loaded in one worker at least
+            time.sleep(1.0)
+            started = time.perf_counter()
+            queued = [client.post_json("/generate/vae", {"file_ids": ids, "steps": 8}
+                                       ).json()["job_id"] for _ in range(jobs)]
+            done = [client.wait(j, timeout=900) for j in queued]
+            seconds = time.perf_counter() - started
+            failed = [j for j in done if j["status"] != "done"]
+            return {"workers": workers, "jobs": jobs, "seconds": seconds,
+                    "jobs_per_minute": 60 * jobs / seconds, "failed": len(failed),
+                    "job": queued[0]}
+        finally:
+            for p in procs:
+                sc.stop(p)
+            sc.stop(server)
+
+
+def poll_latency(songs: list[Path], clients: int, requests: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp)
+        server, client = sc.serve(data, worker=True)
+        try:
+            ids = [client.upload(p.name, p.read_bytes()).json()["file_id"] for p in songs]
+            job = client.post_json("/generate/vae", {"file_ids": ids, "steps": 3}).json()
+            client.wait(job["job_id"], timeout=300)
+            times: list[float] = []
+            errors = []
+            lock = threading.Lock()
+
+            def poll():
+                local = sc.Client(client.base)
+                mine = []
+                for _ in range(requests):
+                    t = time.perf_counter()
+                    r = local.get(f"/jobs/{job['job_id']}")
+                    mine.append(time.perf_counter() - t)
+                    if r.status != 200:
+                        errors.append(r.status)
+                with lock:
+                    times.extend(mine)
+
+            threads = [threading.Thread(target=poll) for _ in range(clients)]
+            started = time.perf_counter()
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            wall = time.perf_counter() - started
+            times.sort()
+            return {"clients": clients, "requests": len(times), "errors": len(errors),
+                    "median_ms": 1000 * statistics.median(times),
+                    "p95_ms": 1000 * times[int(0.95 * len(times))],
+                    "max_ms": 1000 * times[-1], "requests_per_s": len(times) / wall}
+        finally:
+            sc.stop(server)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--songs", nargs=2, type=Path)
+    parser.add_argument("--jobs", type=int, default=16)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/studio.json")
+    args = parser.parse_args()
+    songs = args.songs or default_songs()
+    rates = []
+    for workers in (1, 2):
+        rates.append(fusion_rate(songs, workers, args.jobs))
+        print(f"{workers} worker(s): {rates[-1]['jobs_per_minute']:.1f} fusions a minute",
+              flush=True)
+    latency = poll_latency(songs, args.clients, args.requests)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"songs": [s.name for s in songs], "fusion": rates,
+                                    "poll": latency}, indent=1) + "\n")
+    print("\n| workers | fusions (8 steps, rendered) | seconds | fusions a minute | ratio |")
+    print("|---:|---:|---:|---:|---:|")
+    for r in rates:
+        print(f"| {r['workers']} | {r['jobs']} | {r['seconds']:.1f} | "
+              f"{r['jobs_per_minute']:.1f} | {r['jobs_per_minute'] / rates[0]['jobs_per_minute']:.2f} |")
+    print(f"\nGET /jobs/{{id}}, {latency['clients']} concurrent clients, {latency['requests']} "
+          f"requests: median {latency['median_ms']:.1f} ms, p95 {latency['p95_ms']:.1f} ms, "
+          f"max {latency['max_ms']:.1f} ms, {latency['requests_per_s']:.0f} requests/s, "
+          f"{latency['errors']} errors")
+
+
+if __name__ == "__main__":
+    main()
