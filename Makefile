@@ -22,8 +22,9 @@ demo: install
 	$(BIN)/composer corpus plot $(DEMO_CORPUS)
 
 # The GUI's tests also open one real window, on a virtual X display; the studio's page is
-# driven in Debian's headless Chromium (Playwright's own browser download needs the internet).
-test: APT_PACKAGES += xvfb chromium
+# driven in Debian's headless Chromium (Playwright's own browser download needs the internet),
+# and two studio workers share a Redis queue.
+test: APT_PACKAGES += xvfb chromium redis-server
 test: install
 	$(TEST_ENV) $(BIN)/python -m pytest -q
 

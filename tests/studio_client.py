@@ -78,9 +78,30 @@ def free_port() -> int:
 
 
 def start(args: list[str], data: Path, env: dict | None = None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "composer", *args, "--data", str(data)],
-                            cwd=ROOT, env={**os.environ, **(env or {})},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    """`composer ARGS --data DATA`, its output in a log file beside the data (a pipe nobody
+    reads would fill and stop it): process.log names the file."""
+    data.mkdir(parents=True, exist_ok=True)
+    log = data / f"{args[0]}-{uuid.uuid4().hex[:8]}.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen([sys.executable, "-m", "composer", *args, "--data", str(data)],
+                                   cwd=ROOT, env={**os.environ, **(env or {})},
+                                   stdout=out, stderr=subprocess.STDOUT, text=True)
+    process.log = log
+    return process
+
+
+def wait_for_line(process: subprocess.Popen, words: str, timeout: float = 60) -> str:
+    """Wait until a line of a started process' log holds `words` (a worker says "ready")."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in process.log.read_text().splitlines():
+            if words in line:
+                return line
+        if process.poll() is not None:
+            break
+        time.sleep(0.2)
+    raise AssertionError(f"no line with {words!r} in {timeout} s: "
+                         f"{process.log.read_text()[-2000:]}")
 
 
 def serve(data: Path, *, worker: bool = True, env: dict | None = None
@@ -93,7 +114,7 @@ def serve(data: Path, *, worker: bool = True, env: dict | None = None
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"composer serve exited: {process.stdout.read()}")
+            raise AssertionError(f"composer serve exited: {process.log.read_text()}")
         try:
             if client.get("/openapi.json", timeout=2).status == 200:
                 return process, client
@@ -105,10 +126,11 @@ def serve(data: Path, *, worker: bool = True, env: dict | None = None
 
 
 def stop(process: subprocess.Popen) -> str:
+    """Terminate it (as Ctrl-C or a service manager would) and return its log."""
     process.terminate()
     try:
-        out, _ = process.communicate(timeout=20)
+        process.wait(timeout=20)
     except subprocess.TimeoutExpired:
         process.kill()
-        out, _ = process.communicate()
-    return out
+        process.wait()
+    return process.log.read_text()

@@ -220,7 +220,7 @@ def test_the_schema_is_alembics(tmp_path):
     engine = sqlalchemy.create_engine(url)
     with engine.connect() as c:
         assert c.execute(sqlalchemy.text("select version_num from alembic_version")
-                         ).scalar() == "0001"
+                         ).scalar() == "0002"
         tables = set(sqlalchemy.inspect(c).get_table_names())
     assert {"jobs", "files"} <= tables
 
@@ -309,3 +309,60 @@ def test_gallery_is_made_by_a_command_and_served(tmp_path):
                 assert w.getnframes() / w.getframerate() > 8 * 4 * 60 / 100 * 0.9
     finally:
         sc.stop(server)
+
+
+def test_an_upgrade_from_the_first_schema_keeps_the_jobs(tmp_path):
+    """A database made by the first release (revision 0001) is migrated at start, rows kept."""
+    import sqlalchemy
+    from alembic import command
+    from alembic.config import Config
+
+    from composer.web import db
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    config = Config()
+    config.set_main_option("script_location", str(db.Path(db.__file__).parent / "migrations"))
+    config.set_main_option("sqlalchemy.url", url)
+    command.upgrade(config, "0001")
+    engine = sqlalchemy.create_engine(url)
+    with engine.begin() as c:
+        c.execute(sqlalchemy.text(
+            "insert into jobs (id, kind, status, progress, stage, params, client, created,"
+            " updated) values ('" + "b" * 32 + "', 'gan', 'done', 1, 'done', '{}', 'x',"
+            " '2026-12-01 10:00:00', '2026-12-01 10:00:00')"))
+    _, session = db.connect(url)
+    with session() as s:
+        job = s.get(db.Job, "b" * 32)
+        assert job.kind == "gan" and job.worker is None
+
+
+REDIS = "/usr/bin/redis-server"  # Debian's, installed by `make test`
+
+
+def test_two_workers_share_a_redis_queue(tmp_path):
+    import os
+    import subprocess
+
+    if not os.path.exists(REDIS) and not os.environ.get("CI"):
+        pytest.skip("Debian's redis-server is not installed here (`make test` installs it)")
+    port = sc.free_port()
+    redis = subprocess.Popen([REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                              "--appendonly", "no", "--dir", str(tmp_path)],
+                             stdout=subprocess.DEVNULL)
+    env = {"REDIS_URL": f"redis://127.0.0.1:{port}/0"}
+    server = workers = None
+    try:
+        server, client = sc.serve(tmp_path, worker=False, env=env)
+        workers = [sc.start(["worker"], tmp_path, env) for _ in range(2)]
+        for worker in workers:
+            assert "Redis queue" in sc.wait_for_line(worker, "ready")
+        ids = [client.post_json("/generate/gan", {"bars": 8, "seed": i}).json()["job_id"]
+               for i in range(8)]
+        jobs = [client.wait(i) for i in ids]
+        assert all(j["status"] == "done" for j in jobs), [j["error"] for j in jobs]
+        assert len({j["worker"] for j in jobs}) == 2  # both took jobs off the one queue
+    finally:
+        for process in (workers or []) + ([server] if server else []):
+            sc.stop(process)
+        redis.terminate()
+        redis.wait(timeout=10)

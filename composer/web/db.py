@@ -38,6 +38,7 @@ class Job(Base):
     result: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     client: Mapped[str] = mapped_column(String(64), default="")
+    worker: Mapped[str | None] = mapped_column(String(128), nullable=True)  # host:pid
     created: Mapped[dt.datetime] = mapped_column(DateTime, default=now, index=True)
     started: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     finished: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
@@ -47,6 +48,7 @@ class Job(Base):
         return {"id": self.id, "kind": self.kind, "status": self.status,
                 "progress": round(self.progress, 3), "stage": self.stage,
                 "params": self.params, "result": self.result, "error": self.error,
+                "worker": self.worker,
                 "created": _iso(self.created), "started": _iso(self.started),
                 "finished": _iso(self.finished)}
 

@@ -8,7 +8,9 @@ report. A worker that starts puts back on the queue the jobs a dead worker left 
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import socket
 import tempfile
 import traceback
 from datetime import timedelta
@@ -20,6 +22,7 @@ from composer.web.settings import StudioSettings
 
 log = logging.getLogger("composer.studio")
 STALE = timedelta(minutes=10)  # a running job not heard from for this long lost its worker
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
 
 
 class Cancelled(Exception):
@@ -50,6 +53,7 @@ class Studio:
             if job is None or job.status != "queued":
                 return  # cancelled while queued, or already taken
             job.status, job.started, job.stage = "running", now(), "starting"
+            job.worker = WORKER
             s.commit()
             kind, params = job.kind, dict(job.params)
             rows = {i: s.get(StoredFile, i) for i in _input_ids(params)}

@@ -39,14 +39,20 @@ def work(settings: StudioSettings, *, workers: int = 1) -> None:
     """A worker: runs queued jobs until SIGTERM or Ctrl-C (huey's consumer)."""
     from composer.web.queue import Studio
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s",
+                        stream=sys.stdout, force=True)
     for noisy in ("huey", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    from composer.web.queue import WORKER
+
+    log = logging.getLogger("composer.studio")
     studio = Studio(settings)
     requeued = studio.requeue_stale()
     if requeued:
-        logging.getLogger("composer.studio").info("requeued %d stale jobs", requeued)
-    studio.consumer(workers).run()
+        log.info("requeued %d stale jobs", requeued)
+    consumer = studio.consumer(workers)
+    log.info("worker %s ready (%s queue)", WORKER, "Redis" if settings.redis_url else "SQLite")
+    consumer.run()
 
 
 GALLERY = (("gan", {"bars": 8, "qpm": 100.0, "seed": 1}),
