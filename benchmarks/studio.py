@@ -7,7 +7,10 @@ the latency of GET /jobs/{id} under 50 concurrent clients.
 Each run starts `composer serve --no-worker` and N `composer worker` processes in a new data
 folder, uploads two songs (default: two music21 chorales), queues --jobs VAE fusions
 (`steps` 8, rendered to WAV, as the page asks) and times from the first POST to the last
-job done, from outside. Then --clients threads each poll one finished job --requests times.
+job done, from outside; --runs times each, the median reported. Then 50 clients poll one
+finished job: with wrk (Debian's `wrk`, a C load generator: `-t2 -c50 -d10s --latency`)
+where it is installed, and with --clients Python threads polling --requests times each (the
+client then shares the 2 cores and the GIL with itself; its figures are an upper bound).
 Raw numbers in benchmarks/results/studio.json; prints Markdown.
 """
 
@@ -105,30 +108,72 @@ def poll_latency(songs: list[Path], clients: int, requests: int) -> dict:
             sc.stop(server)
 
 
+def wrk_latency(songs: list[Path], clients: int, seconds: int = 10) -> dict | None:
+    import re
+    import shutil
+    import subprocess
+
+    if shutil.which("wrk") is None:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp)
+        server, client = sc.serve(data, worker=True)
+        try:
+            ids = [client.upload(p.name, p.read_bytes()).json()["file_id"] for p in songs]
+            job = client.post_json("/generate/vae", {"file_ids": ids, "steps": 3}).json()
+            client.wait(job["job_id"], timeout=300)
+            out = subprocess.run(["wrk", "-t2", f"-c{clients}", f"-d{seconds}s", "--latency",
+                                  f"{client.base}/jobs/{job['job_id']}"],
+                                 capture_output=True, text=True, check=True).stdout
+        finally:
+            sc.stop(server)
+
+    def ms(label: str) -> float:
+        value, unit = re.search(rf"{label}\s+([\d.]+)(us|ms|s)\b", out).groups()
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"clients": clients, "seconds": seconds, "median_ms": ms("50%"),
+            "p90_ms": ms("90%"), "p99_ms": ms("99%"),
+            "requests_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+            "errors": int(errors.group(1)) if errors else 0, "output": out}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--songs", nargs=2, type=Path)
     parser.add_argument("--jobs", type=int, default=16)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/studio.json")
     args = parser.parse_args()
     songs = args.songs or default_songs()
-    rates = []
+    rates, runs = [], {}
     for workers in (1, 2):
-        rates.append(fusion_rate(songs, workers, args.jobs))
-        print(f"{workers} worker(s): {rates[-1]['jobs_per_minute']:.1f} fusions a minute",
-              flush=True)
+        runs[workers] = [fusion_rate(songs, workers, args.jobs) for _ in range(args.runs)]
+        rates.append(sorted(runs[workers], key=lambda r: r["jobs_per_minute"])[args.runs // 2])
+        print(f"{workers} worker(s): " + ", ".join(
+            f"{r['jobs_per_minute']:.1f}" for r in runs[workers]) + " fusions a minute",
+            flush=True)
     latency = poll_latency(songs, args.clients, args.requests)
+    wrk = wrk_latency(songs, args.clients)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"songs": [s.name for s in songs], "fusion": rates,
-                                    "poll": latency}, indent=1) + "\n")
-    print("\n| workers | fusions (8 steps, rendered) | seconds | fusions a minute | ratio |")
+                                    "runs": runs, "poll": latency, "wrk": wrk},
+                                   indent=1) + "\n")
+    print(f"\n| workers | fusions (8 steps, rendered) | seconds (median of {args.runs}) | "
+          "fusions a minute | ratio |")
     print("|---:|---:|---:|---:|---:|")
     for r in rates:
         print(f"| {r['workers']} | {r['jobs']} | {r['seconds']:.1f} | "
               f"{r['jobs_per_minute']:.1f} | {r['jobs_per_minute'] / rates[0]['jobs_per_minute']:.2f} |")
-    print(f"\nGET /jobs/{{id}}, {latency['clients']} concurrent clients, {latency['requests']} "
+    if wrk:
+        print(f"\nGET /jobs/{{id}}, wrk, {wrk['clients']} connections for {wrk['seconds']} s: "
+              f"median {wrk['median_ms']:.1f} ms, p90 {wrk['p90_ms']:.1f} ms, p99 "
+              f"{wrk['p99_ms']:.1f} ms, {wrk['requests_per_s']:.0f} requests/s, "
+              f"{wrk['errors']} errors")
+    print(f"\nGET /jobs/{{id}}, {latency['clients']} Python threads, {latency['requests']} "
           f"requests: median {latency['median_ms']:.1f} ms, p95 {latency['p95_ms']:.1f} ms, "
           f"max {latency['max_ms']:.1f} ms, {latency['requests_per_s']:.0f} requests/s, "
           f"{latency['errors']} errors")

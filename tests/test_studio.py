@@ -96,6 +96,14 @@ def test_bad_requests_are_json_errors_without_tracebacks(studio, chorales):
     big = client.upload("big.mid", b"MThd" + bytes(9 * 1024 * 1024))
     assert big.status == 413 and "limit" in big.json()["error"]
 
+    # a MIDI bomb: a valid 43-byte file that lasts 59 minutes is kept (every command reads
+    # it), and the job it feeds stops at the render cap with the reason, not an hour of audio
+    bomb = client.upload("bomb.mid", dict(hostile_midi.named_cases())["one-59-minute-note"])
+    assert bomb.status == 201 and bomb.json()["info"]["seconds"] > 3500
+    job = client.wait(client.post_json("/generate/melody", {"file_id": bomb.json()["file_id"]}
+                                       ).json()["job_id"])
+    assert job["status"] == "failed" and "limit is 10:00" in job["error"], job["error"]
+
     song = upload(client, chorales[0])
     for path, payload, status, words in [
         ("/generate/vae", {"file_ids": [song["file_id"]]}, 422, "file_ids"),
