@@ -23,8 +23,8 @@ demo: install
 
 # The GUI's tests also open one real window, on a virtual X display; the studio's page is
 # driven in Debian's headless Chromium (Playwright's own browser download needs the internet),
-# and two studio workers share a Redis queue.
-test: APT_PACKAGES += xvfb chromium redis-server
+# and two studio workers share a Redis queue and a PostgreSQL database.
+test: APT_PACKAGES += xvfb chromium redis-server postgresql
 test: install
 	$(TEST_ENV) $(BIN)/python -m pytest -q
 

@@ -374,3 +374,74 @@ def test_two_workers_share_a_redis_queue(tmp_path):
             sc.stop(process)
         redis.terminate()
         redis.wait(timeout=10)
+
+
+@pytest.fixture
+def postgres():
+    """Debian's PostgreSQL in a throwaway cluster on a free loopback port (as the postgres
+    user when the tests run as root, which PostgreSQL refuses to run as)."""
+    import glob
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        if os.environ.get("CI"):
+            raise AssertionError("Debian's postgresql is missing; `make test` installs it")
+        pytest.skip("Debian's postgresql is not installed here (`make test` installs it)")
+    bin_dir = Path(found[-1]).parent
+    folder = Path(tempfile.mkdtemp(prefix="composer-pg-", dir="/tmp"))
+    as_user = []
+    if os.getuid() == 0:
+        shutil.chown(folder, "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    data = folder / "data"
+    subprocess.run(as_user + [str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U",
+                              "postgres", "--no-sync"], check=True, capture_output=True)
+    port = sc.free_port()
+    server = subprocess.Popen(as_user + [
+        str(bin_dir / "postgres"), "-D", str(data), "-p", str(port), "-k", str(folder),
+        "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    import psycopg
+
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            psycopg.connect(url).close()
+            break
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise
+            time.sleep(0.2)
+    yield url
+    server.terminate()
+    server.wait(timeout=20)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_job_rows_in_postgresql_by_database_url(tmp_path, postgres):
+    import sqlalchemy
+
+    env = {"DATABASE_URL": postgres}
+    server, client = sc.serve(tmp_path, worker=True, env=env)
+    try:
+        job = client.wait(client.post_json("/generate/gan", {"bars": 2, "seed": 5}
+                                           ).json()["job_id"])
+        assert job["status"] == "done", job["error"]
+        assert client.get(f"/download/{job['result']['wav_file_id']}").status == 200
+    finally:
+        sc.stop(server)
+    assert not (tmp_path / "studio.db").exists()  # the rows went to PostgreSQL
+    engine = sqlalchemy.create_engine(postgres.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.connect() as c:
+        assert c.execute(sqlalchemy.text("select version_num from alembic_version")
+                         ).scalar() == "0002"
+        row = c.execute(sqlalchemy.text("select status, worker from jobs where id = :i"),
+                        {"i": job["id"]}).one()
+    engine.dispose()
+    assert row[0] == "done" and row[1]

@@ -27,7 +27,7 @@ class StudioSettings:
         COMPOSER_STUDIO_MAX_UPLOAD_MB) from the environment, as deployments set them."""
         folder = Path(data or os.environ.get("COMPOSER_STUDIO_DATA") or DEFAULT_DATA)
         folder = folder.expanduser().resolve()
-        url = os.environ.get("DATABASE_URL") or f"sqlite:///{folder / 'studio.db'}"
+        url = _driver(os.environ.get("DATABASE_URL") or f"sqlite:///{folder / 'studio.db'}")
         rate = int(os.environ.get("COMPOSER_STUDIO_JOBS_PER_MINUTE", "30"))
         upload = float(os.environ.get("COMPOSER_STUDIO_MAX_UPLOAD_MB", "8"))
         return cls(data=folder, database_url=url, redis_url=os.environ.get("REDIS_URL"),
@@ -36,3 +36,12 @@ class StudioSettings:
     @property
     def files(self) -> Path:
         return self.data / "files"
+
+
+def _driver(url: str) -> str:
+    """postgres:// and postgresql:// (as hosts write DATABASE_URL) through psycopg 3, the
+    driver this project installs; SQLAlchemy's default for them is psycopg2."""
+    for scheme in ("postgres://", "postgresql://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url[len(scheme):]
+    return url
