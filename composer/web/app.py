@@ -11,11 +11,12 @@ from fastapi import FastAPI, File, HTTPException, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from composer.web import files
-from composer.web.db import FINISHED, Job, StoredFile, now
-from composer.web.queue import Studio
+from composer.web.db import Job, StoredFile, now
+from composer.web.queue import Studio, input_ids, move
 from composer.web.schemas import REQUESTS, FuseRequest, GenerateRequest, MelodyRequest
 from composer.web.settings import StudioSettings
 
@@ -42,7 +43,7 @@ class RateLimit:
 
 def create_app(settings: StudioSettings, studio: Studio | None = None) -> FastAPI:
     studio = studio or Studio(settings)
-    limit = RateLimit(settings.jobs_per_minute)
+    rate = RateLimit(settings.jobs_per_minute)
     app = FastAPI(title="composer studio", version="0.1.0",
                   description="Upload songs, fuse them, generate, and listen.")
     app.state.studio = studio
@@ -72,8 +73,8 @@ def create_app(settings: StudioSettings, studio: Studio | None = None) -> FastAP
         name = Path(file.filename or "upload").name
         data = await file.read(settings.max_upload_bytes + 1)
         try:
-            kind, suffix, info = await _in_thread(files.check_upload, data, name,
-                                                  settings.max_upload_bytes)
+            kind, suffix, info = await run_in_threadpool(files.check_upload, data, name,
+                                                         settings.max_upload_bytes)
         except files.UploadError as exc:
             too_big = len(data) > settings.max_upload_bytes
             raise HTTPException(413 if too_big else 422, str(exc)) from None
@@ -86,14 +87,12 @@ def create_app(settings: StudioSettings, studio: Studio | None = None) -> FastAP
 
     def submit(kind: str, request: Request, body) -> dict:
         client = request.client.host if request.client else "unknown"
-        if not limit.allow(client):
+        if not rate.allow(client):
             raise HTTPException(429, f"at most {settings.jobs_per_minute} jobs a minute; "
                                      "try again shortly", headers={"Retry-After": "10"})
         params = body.model_dump()
         with studio.session() as s:
-            for file_id in params.get("file_ids") or [params.get("file_id")]:
-                if file_id is None:
-                    continue
+            for file_id in input_ids(params):
                 row = s.get(StoredFile, file_id)
                 if row is None:
                     raise HTTPException(404, f"no file {file_id}")
@@ -132,9 +131,10 @@ def create_app(settings: StudioSettings, studio: Studio | None = None) -> FastAP
         return submit("melody", request, body)
 
     @app.get("/jobs")
-    def jobs(limit_: int = 100) -> list[dict]:
+    def jobs(limit: int = 100) -> list[dict]:
+        """The newest jobs first (at most 500)."""
         with studio.session() as s:
-            rows = s.query(Job).order_by(Job.created.desc()).limit(min(limit_, 500)).all()
+            rows = s.query(Job).order_by(Job.created.desc()).limit(min(limit, 500)).all()
             return [job.to_dict() for job in rows]
 
     @app.get("/jobs/{job_id}")
@@ -156,10 +156,11 @@ def create_app(settings: StudioSettings, studio: Studio | None = None) -> FastAP
             row = s.get(Job, job_id) if files.is_id(job_id) else None
             if row is None:
                 raise HTTPException(404, f"no job {job_id[:40]}")
-            if row.status in FINISHED:
+            if not move(s, job_id, ("queued", "running"), status="cancelled",
+                        finished=now(), stage="cancelled"):
                 raise HTTPException(409, f"job {job_id} is already {row.status}")
-            row.status, row.finished, row.stage = "cancelled", now(), "cancelled"
             s.commit()
+            s.refresh(row)
             return row.to_dict()
 
     def stored(file_id: str) -> tuple[StoredFile, Path]:
@@ -213,8 +214,3 @@ def create_app(settings: StudioSettings, studio: Studio | None = None) -> FastAP
 
     return app
 
-
-async def _in_thread(function, *args):
-    from starlette.concurrency import run_in_threadpool
-
-    return await run_in_threadpool(function, *args)

@@ -16,8 +16,10 @@ import traceback
 from datetime import timedelta
 from pathlib import Path
 
+from sqlalchemy import update
+
 from composer.web import files
-from composer.web.db import FINISHED, Job, StoredFile, connect, now
+from composer.web.db import Job, StoredFile, connect, now
 from composer.web.settings import StudioSettings
 
 log = logging.getLogger("composer.studio")
@@ -49,14 +51,14 @@ class Studio:
         from composer.web.jobs import JOBS
 
         with self.session() as s:
-            job = s.get(Job, job_id)
-            if job is None or job.status != "queued":
-                return  # cancelled while queued, or already taken
-            job.status, job.started, job.stage = "running", now(), "starting"
-            job.worker = WORKER
+            claimed = move(s, job_id, ("queued",), status="running", started=now(),
+                           stage="starting", worker=WORKER)
             s.commit()
+            if not claimed:
+                return  # cancelled while queued, or taken by another worker
+            job = s.get(Job, job_id)
             kind, params = job.kind, dict(job.params)
-            rows = {i: s.get(StoredFile, i) for i in _input_ids(params)}
+            rows = {i: s.get(StoredFile, i) for i in input_ids(params)}
         folder = Path(tempfile.mkdtemp(prefix="job-", dir=self.settings.data))
         try:
             missing = [i for i, row in rows.items() if row is None]
@@ -84,30 +86,30 @@ class Studio:
             s.commit()
 
     def _finish(self, job_id: str, made) -> None:
+        """The files into the store and the row to done, unless a cancel came first (one
+        conditional UPDATE decides, so a cancel is never overwritten)."""
+        rows = [files.adopt(self.settings.files, made.midi, name=made.name, kind="midi",
+                            origin="result", job_id=job_id)]
+        if made.audio is not None:
+            rows.append(files.adopt(self.settings.files, made.audio, name=made.name,
+                                    kind="audio", origin="result", job_id=job_id))
+        result = {"file_id": rows[0].id, "wav_file_id": rows[1].id if len(rows) > 1 else None,
+                  "summary": made.summary}
         with self.session() as s:
-            job = s.get(Job, job_id)
-            if job is None or job.status == "cancelled":
-                raise Cancelled(job_id)
-            midi = files.adopt(self.settings.files, made.midi, name=made.name, kind="midi",
-                               origin="result", job_id=job_id)
-            s.add(midi)
-            result = {"file_id": midi.id, "wav_file_id": None, "summary": made.summary}
-            if made.audio is not None:
-                audio = files.adopt(self.settings.files, made.audio, name=made.name,
-                                    kind="audio", origin="result", job_id=job_id)
-                s.add(audio)
-                result["wav_file_id"] = audio.id
-            job.status, job.progress, job.stage = "done", 1.0, "done"
-            job.result, job.finished = result, now()
-            s.commit()
+            if move(s, job_id, ("running",), status="done", progress=1.0, stage="done",
+                    result=result, finished=now()):
+                s.add_all(rows)
+                s.commit()
+                return
+            s.rollback()
+        for row in rows:
+            files.path_of(self.settings.files, row).unlink(missing_ok=True)
+        raise Cancelled(job_id)
 
     def _update(self, job_id: str, **values) -> None:
         with self.session() as s:
-            job = s.get(Job, job_id)
-            if job is not None and job.status not in FINISHED:
-                for key, value in values.items():
-                    setattr(job, key, value)
-                s.commit()
+            move(s, job_id, ("queued", "running"), **values)
+            s.commit()
 
     def requeue_stale(self) -> int:
         """Jobs left 'running' by a worker that died: queued again. Returns how many."""
@@ -129,6 +131,15 @@ class Studio:
                                          periodic=False, initial_delay=0.05, max_delay=0.5)
 
 
+def move(session, job_id: str, allowed: tuple[str, ...], **values) -> bool:
+    """Set `values` on the job if its status is one of `allowed` (the caller commits); False
+    if it was not (another worker took it, or it was cancelled meanwhile). One conditional
+    UPDATE, a compare-and-set: of two processes moving the same job, one wins."""
+    done = session.execute(update(Job).where(Job.id == job_id, Job.status.in_(allowed))
+                           .values(updated=now(), **values))
+    return done.rowcount == 1
+
+
 def _huey(settings: StudioSettings):
     from huey import RedisHuey, SqliteHuey
 
@@ -137,7 +148,8 @@ def _huey(settings: StudioSettings):
     return SqliteHuey("composer-studio", filename=str(settings.data / "queue.db"))
 
 
-def _input_ids(params: dict) -> list[str]:
+def input_ids(params: dict) -> list[str]:
+    """The uploaded files a job's parameters name."""
     ids = list(params.get("file_ids") or [])
     if params.get("file_id"):
         ids.append(params["file_id"])
