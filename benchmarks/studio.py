@@ -17,6 +17,7 @@ Raw numbers in benchmarks/results/studio.json; prints Markdown.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import sys
@@ -75,44 +76,49 @@ def fusion_rate(songs: list[Path], workers: int, jobs: int) -> dict:
             sc.stop(server)
 
 
-def poll_latency(songs: list[Path], clients: int, requests: int) -> dict:
+@contextlib.contextmanager
+def finished_job(songs: list[Path]):
+    """A server with one finished fusion: (client, job id) to poll."""
     with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp)
-        server, client = sc.serve(data, worker=True)
+        server, client = sc.serve(Path(tmp), worker=True)
         try:
             ids = [client.upload(p.name, p.read_bytes()).json()["file_id"] for p in songs]
             job = client.post_json("/generate/vae", {"file_ids": ids, "steps": 3}).json()
             client.wait(job["job_id"], timeout=300)
-            times: list[float] = []
-            errors = []
-            lock = threading.Lock()
-
-            def poll():
-                local = sc.Client(client.base)
-                mine = []
-                for _ in range(requests):
-                    t = time.perf_counter()
-                    r = local.get(f"/jobs/{job['job_id']}")
-                    mine.append(time.perf_counter() - t)
-                    if r.status != 200:
-                        errors.append(r.status)
-                with lock:
-                    times.extend(mine)
-
-            threads = [threading.Thread(target=poll) for _ in range(clients)]
-            started = time.perf_counter()
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            wall = time.perf_counter() - started
-            times.sort()
-            return {"clients": clients, "requests": len(times), "errors": len(errors),
-                    "median_ms": 1000 * statistics.median(times),
-                    "p95_ms": 1000 * times[int(0.95 * len(times))],
-                    "max_ms": 1000 * times[-1], "requests_per_s": len(times) / wall}
+            yield client, job["job_id"]
         finally:
             sc.stop(server)
+
+
+def poll_latency(songs: list[Path], clients: int, requests: int) -> dict:
+    times: list[float] = []
+    errors: list[int] = []
+    lock = threading.Lock()
+    with finished_job(songs) as (client, job_id):
+
+        def poll():
+            local, mine = sc.Client(client.base), []
+            for _ in range(requests):
+                t = time.perf_counter()
+                response = local.get(f"/jobs/{job_id}")
+                mine.append(time.perf_counter() - t)
+                if response.status != 200:
+                    errors.append(response.status)
+            with lock:
+                times.extend(mine)
+
+        threads = [threading.Thread(target=poll) for _ in range(clients)]
+        started = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        wall = time.perf_counter() - started
+    times.sort()
+    return {"clients": clients, "requests": len(times), "errors": len(errors),
+            "median_ms": 1000 * statistics.median(times),
+            "p95_ms": 1000 * times[int(0.95 * len(times))],
+            "max_ms": 1000 * times[-1], "requests_per_s": len(times) / wall}
 
 
 def wrk_latency(songs: list[Path], clients: int, seconds: int = 10) -> dict | None:
@@ -122,18 +128,10 @@ def wrk_latency(songs: list[Path], clients: int, seconds: int = 10) -> dict | No
 
     if shutil.which("wrk") is None:
         return None
-    with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp)
-        server, client = sc.serve(data, worker=True)
-        try:
-            ids = [client.upload(p.name, p.read_bytes()).json()["file_id"] for p in songs]
-            job = client.post_json("/generate/vae", {"file_ids": ids, "steps": 3}).json()
-            client.wait(job["job_id"], timeout=300)
-            out = subprocess.run(["wrk", "-t2", f"-c{clients}", f"-d{seconds}s", "--latency",
-                                  f"{client.base}/jobs/{job['job_id']}"],
-                                 capture_output=True, text=True, check=True).stdout
-        finally:
-            sc.stop(server)
+    with finished_job(songs) as (client, job_id):
+        out = subprocess.run(["wrk", "-t2", f"-c{clients}", f"-d{seconds}s", "--latency",
+                              f"{client.base}/jobs/{job_id}"],
+                             capture_output=True, text=True, check=True).stdout
 
     def ms(label: str) -> float:
         value, unit = re.search(rf"{label}\s+([\d.]+)(us|ms|s)\b", out).groups()

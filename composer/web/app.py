@@ -17,11 +17,28 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from composer.web import files
 from composer.web.db import Job, StoredFile, now
 from composer.web.queue import Studio, input_ids, move
-from composer.web.schemas import REQUESTS, FuseRequest, GenerateRequest, MelodyRequest
+from composer.web.schemas import REQUESTS, Request as JobRequest
 from composer.web.settings import StudioSettings
 
 STATIC = Path(__file__).parent / "static"
+SUMMARIES = {"vae": "Fuse two uploaded songs", "gan": "Four voices from the GAN",
+             "hybrid": "Two GAN tunes, a VAE walk between their melodies",
+             "pop": "Melody, bridge and piano from the pop Transformer",
+             "melody": "A melody over an uploaded backing track"}
 log = logging.getLogger("composer.studio")
+
+
+def _endpoint(kind: str, schema: type[JobRequest], submit):
+    """POST /generate/KIND: the body validated by its schema, then queued."""
+
+    def queue_job(body, request: Request) -> dict:
+        return submit(kind, request, body)
+
+    # real types, not the strings `from __future__ import annotations` leaves: FastAPI
+    # reads the body's schema from them
+    queue_job.__annotations__ = {"body": schema, "request": Request, "return": dict}
+    queue_job.__name__ = f"generate_{kind}"
+    return queue_job
 
 
 class RateLimit:
@@ -105,30 +122,9 @@ def create_app(settings: StudioSettings, studio: Studio | None = None) -> FastAP
         studio.enqueue(job_id)
         return {"job_id": job_id, "status": "queued"}
 
-    @app.post("/generate/vae", status_code=202)
-    def generate_vae(body: FuseRequest, request: Request) -> dict:
-        """Fuse two uploaded songs (`composer interpolate`)."""
-        return submit("vae", request, body)
-
-    @app.post("/generate/gan", status_code=202)
-    def generate_gan(body: GenerateRequest, request: Request) -> dict:
-        """Four voices from the GAN (`composer generate --model gan`)."""
-        return submit("gan", request, body)
-
-    @app.post("/generate/hybrid", status_code=202)
-    def generate_hybrid(body: GenerateRequest, request: Request) -> dict:
-        """Two GAN tunes with a VAE walk between their melodies."""
-        return submit("hybrid", request, body)
-
-    @app.post("/generate/pop", status_code=202)
-    def generate_pop(body: GenerateRequest, request: Request) -> dict:
-        """Melody, bridge and piano from the pop Transformer."""
-        return submit("pop", request, body)
-
-    @app.post("/generate/melody", status_code=202)
-    def generate_melody(body: MelodyRequest, request: Request) -> dict:
-        """A melody over an uploaded backing track (`composer melody --mix`)."""
-        return submit("melody", request, body)
+    for kind, schema in REQUESTS.items():
+        app.post(f"/generate/{kind}", status_code=202, summary=SUMMARIES[kind],
+                 description=schema.__doc__)(_endpoint(kind, schema, submit))
 
     @app.get("/jobs")
     def jobs(limit: int = 100) -> list[dict]:
