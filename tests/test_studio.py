@@ -255,7 +255,19 @@ def test_the_page_fuses_two_songs_in_headless_chromium(studio, chorales, tmp_pat
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(client.base + "/")
-        page.set_input_files("#picker", [str(chorales[1]), str(chorales[6])])
+        # dragged in, as from a file manager: a drop event carrying both files
+        import base64
+
+        dropped = page.evaluate_handle("""files => {
+            const dt = new DataTransfer();
+            for (const [name, b64] of files) {
+                const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+                dt.items.add(new File([bytes], name, {type: 'audio/midi'}));
+            }
+            return dt; }""", [[p.name, base64.b64encode(p.read_bytes()).decode()]
+                              for p in (chorales[1], chorales[6])])
+        page.dispatch_event("#drop", "dragover", {"dataTransfer": dropped})
+        page.dispatch_event("#drop", "drop", {"dataTransfer": dropped})
         page.wait_for_function("document.querySelectorAll('#uploads li').length === 2")
         page.fill("#steps", "3")
         page.click("#vae")
@@ -445,3 +457,30 @@ def test_job_rows_in_postgresql_by_database_url(tmp_path, postgres):
                         {"i": job["id"]}).one()
     engine.dispose()
     assert row[0] == "done" and row[1]
+
+
+def test_a_job_left_running_by_a_dead_worker_is_queued_again(tmp_path):
+    """A worker killed mid-job leaves its row 'running'; the next worker to start queues it
+    again once it has not been heard from for STALE, and runs it."""
+    import datetime as dt
+
+    from composer.web.db import Job
+    from composer.web.queue import STALE, Studio
+    from composer.web.schemas import GenerateRequest
+    from composer.web.settings import StudioSettings
+
+    studio = Studio(StudioSettings.from_env(tmp_path))
+    long_ago = dt.datetime.utcnow() - STALE - dt.timedelta(minutes=1)
+    with studio.session() as s:
+        for job_id, updated in (("c" * 32, long_ago), ("d" * 32, dt.datetime.utcnow())):
+            s.add(Job(id=job_id, kind="gan", status="running", progress=0.4, stage="x",
+                      params=GenerateRequest(bars=1, render=False).model_dump(),
+                      started=updated, updated=updated))
+        s.commit()
+    server, client = sc.serve(tmp_path, worker=True)
+    try:
+        job = client.wait("c" * 32)
+        assert job["status"] == "done", job["error"]
+        assert client.get(f"/jobs/{'d' * 32}").json()["status"] == "running"  # still alive
+    finally:
+        sc.stop(server)
