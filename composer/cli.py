@@ -1064,13 +1064,16 @@ def serve(
     data: Annotated[Path | None, typer.Option("--data", help=STUDIO_DATA_HELP)] = None,
     worker: Annotated[bool, typer.Option("--worker/--no-worker", help=(
         "Start one job worker beside the server (more with `composer worker`)"))] = True,
+    checkpoint: Annotated[list[Path] | None, typer.Option("--checkpoint", help=(
+        "A checkpoint folder to offer beside the shipped models, by its folder name "
+        "(repeat for several)"))] = None,
 ) -> None:
     """The web studio: upload songs, fuse, generate and listen in a browser (API docs at
     /docs, spec at /openapi.json)."""
     from composer.web.server import serve as run
     from composer.web.settings import StudioSettings
 
-    settings = StudioSettings.from_env(data)
+    settings = StudioSettings.from_env(data, tuple(checkpoint or ()))
     run(settings, host=host, port=port, worker=worker,
         on_ready=lambda url: out.print(f"studio at {url} (data in {settings.data})"))
 
@@ -1080,13 +1083,15 @@ def serve(
 def worker(
     data: Annotated[Path | None, typer.Option("--data", help=STUDIO_DATA_HELP)] = None,
     threads: Annotated[int, typer.Option(help="Jobs this process runs at once")] = 1,
+    checkpoint: Annotated[list[Path] | None, typer.Option("--checkpoint", help=(
+        "A checkpoint folder the server offers (as its --checkpoint; repeat)"))] = None,
 ) -> None:
     """Run the studio's queued jobs (beside `composer serve --no-worker`, or on another
     machine sharing DATABASE_URL, REDIS_URL and the data folder)."""
     from composer.web.server import work
     from composer.web.settings import StudioSettings
 
-    work(StudioSettings.from_env(data), workers=max(1, threads))
+    work(StudioSettings.from_env(data, tuple(checkpoint or ())), workers=max(1, threads))
 
 
 @app.command("gallery")

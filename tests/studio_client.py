@@ -104,12 +104,12 @@ def wait_for_line(process: subprocess.Popen, words: str, timeout: float = 60) ->
                          f"{process.log.read_text()[-2000:]}")
 
 
-def serve(data: Path, *, worker: bool = True, env: dict | None = None
-          ) -> tuple[subprocess.Popen, Client]:
-    """`composer serve` on a free loopback port, once it answers."""
+def serve(data: Path, *, worker: bool = True, env: dict | None = None,
+          extra: list[str] | None = None) -> tuple[subprocess.Popen, Client]:
+    """`composer serve` on a free loopback port, once it answers (`extra`: more options)."""
     port = free_port()
-    process = start(["serve", "--port", str(port)] + ([] if worker else ["--no-worker"]),
-                    data, env)
+    process = start(["serve", "--port", str(port)] + ([] if worker else ["--no-worker"])
+                    + (extra or []), data, env)
     client = Client(f"http://127.0.0.1:{port}")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

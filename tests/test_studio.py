@@ -13,6 +13,7 @@ import pytest
 import studio_client as sc
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+ROOT = sc.ROOT
 
 
 @pytest.fixture(scope="module")
@@ -482,5 +483,40 @@ def test_a_job_left_running_by_a_dead_worker_is_queued_again(tmp_path):
         job = client.wait("c" * 32)
         assert job["status"] == "done", job["error"]
         assert client.get(f"/jobs/{'d' * 32}").json()["status"] == "running"  # still alive
+    finally:
+        sc.stop(server)
+
+
+def test_jobs_choose_among_the_servers_own_checkpoints(tmp_path):
+    import shutil
+
+    mine, broken = tmp_path / "ckpt" / "my-gan", tmp_path / "ckpt" / "broken-gan"
+    shutil.copytree(ROOT / "models" / "gan", mine)
+    shutil.copytree(ROOT / "models" / "gan", broken)
+    for weights in broken.glob("generator.*"):
+        weights.unlink()  # a folder the operator named, that cannot run
+    for weights in broken.glob("weights.*"):
+        weights.unlink()
+    server, client = sc.serve(tmp_path / "data", worker=True, extra=[
+        "--checkpoint", str(mine), "--checkpoint", str(broken)])
+    try:
+        offered = {m["name"]: m for m in client.get("/models").json()}
+        assert offered["my-gan"] == {"name": "my-gan", "model": "gan", "shipped": False}
+        assert offered["vae-16bar"]["shipped"] and str(tmp_path) not in str(offered)
+        ok = client.post_json("/generate/gan", {"bars": 1, "checkpoint": "my-gan",
+                                                "render": False}).json()
+        bad = client.post_json("/generate/gan", {"bars": 1, "checkpoint": "broken-gan",
+                                                 "render": False}).json()
+        assert client.wait(ok["job_id"])["status"] == "done"
+        failed = client.wait(bad["job_id"])
+        assert failed["status"] == "failed" and "broken-gan" in failed["error"]
+        for path, payload, words in [
+            ("/generate/pop", {"checkpoint": "my-gan"}, "is a gan model"),
+            ("/generate/hybrid", {"checkpoint": "gan"}, "takes no checkpoint"),
+            ("/generate/gan", {"checkpoint": str(mine)}, "GET /models"),
+            ("/generate/vae", {"file_ids": ["e" * 32] * 2, "model": "my-gan"}, "is a gan"),
+        ]:
+            response = client.post_json(path, payload)
+            assert response.status == 422 and words in response.json()["error"], response.body
     finally:
         sc.stop(server)

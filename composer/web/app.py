@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from composer.web import files
+from composer.web.catalogue import choose
 from composer.web.db import Job, StoredFile, now
 from composer.web.queue import Studio, input_ids, move
 from composer.web.schemas import REQUESTS, Request as JobRequest
@@ -61,6 +62,7 @@ class RateLimit:
 def create_app(settings: StudioSettings, studio: Studio | None = None) -> FastAPI:
     studio = studio or Studio(settings)
     rate = RateLimit(settings.jobs_per_minute)
+    offered = studio.catalogue
     app = FastAPI(title="composer studio", version="0.1.0",
                   description="Upload songs, fuse them, generate, and listen.")
     app.state.studio = studio
@@ -108,6 +110,10 @@ def create_app(settings: StudioSettings, studio: Studio | None = None) -> FastAP
             raise HTTPException(429, f"at most {settings.jobs_per_minute} jobs a minute; "
                                      "try again shortly", headers={"Retry-After": "10"})
         params = body.model_dump()
+        try:
+            choose(offered, kind, params.get("checkpoint") or params.get("model"))
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
         with studio.session() as s:
             for file_id in input_ids(params):
                 row = s.get(StoredFile, file_id)
@@ -125,6 +131,11 @@ def create_app(settings: StudioSettings, studio: Studio | None = None) -> FastAP
     for kind, schema in REQUESTS.items():
         app.post(f"/generate/{kind}", status_code=202, summary=SUMMARIES[kind],
                  description=schema.__doc__)(_endpoint(kind, schema, submit))
+
+    @app.get("/models")
+    def models() -> list[dict]:
+        """The checkpoints jobs can name: `checkpoint` for gan and pop, `model` for a fusion."""
+        return [entry.to_dict() for entry in offered.values()]
 
     @app.get("/jobs")
     def jobs(limit: int = 100) -> list[dict]:

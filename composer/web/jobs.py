@@ -22,7 +22,8 @@ class Made:
 
 
 def fuse(params: dict, inputs: dict[str, Path], folder: Path, progress: Progress) -> Made:
-    """`composer interpolate a b`: two songs' sections joined through the VAE."""
+    """`composer interpolate a b`: two songs' sections joined through the VAE (`model`, a
+    name the server offers; the worker found its folder)."""
     from composer import generation as gen
     from composer.interpolation import interpolate
 
@@ -30,7 +31,7 @@ def fuse(params: dict, inputs: dict[str, Path], folder: Path, progress: Progress
     progress(0.1, "reading both songs and walking the latent space")
     section = str(params.get("section") or "auto")
     result = interpolate(a, b, steps=params.get("steps", 8), qpm=params.get("qpm"),
-                         model=params.get("model") or "vae-2bar",
+                         checkpoint=params["checkpoint_folder"],
                          program=params.get("program"), sections=(section, section),
                          backing=not params.get("melody_only", False))
     midi = folder / "fusion.mid"
@@ -51,7 +52,8 @@ def generate(model: str) -> Callable[..., Made]:
         progress(0.1, f"{model} is writing {params.get('bars', 8)} bars")
         phrase = gen.generate(model, bars=params.get("bars", 8), qpm=params.get("qpm", 120.0),
                               temperature=params.get("temperature"), seed=params.get("seed"),
-                              program=params.get("program"))
+                              program=params.get("program"),
+                              checkpoint=params.get("checkpoint_folder"))
         midi = folder / f"{model}.mid"
         gen.write_midi(phrase, midi)
         return _render(phrase, midi, params, progress, f"{model} {phrase.bars} bars",

@@ -19,6 +19,7 @@ from pathlib import Path
 from sqlalchemy import update
 
 from composer.web import files
+from composer.web.catalogue import catalogue
 from composer.web.db import Job, StoredFile, connect, now
 from composer.web.settings import StudioSettings
 
@@ -41,6 +42,7 @@ class Studio:
         self.engine, self.session = connect(settings.database_url)
         self.huey = _huey(settings)
         self._task = self.huey.task(name="composer.run_job")(self.run_job)
+        self.catalogue = catalogue(settings)
 
     def enqueue(self, job_id: str) -> None:
         self._task(job_id)
@@ -66,6 +68,12 @@ class Studio:
                 raise ValueError(f"file {missing[0]} is gone")
             inputs = {i: files.path_of(self.settings.files, row) for i, row in rows.items()}
             params["names"] = {i: row.name for i, row in rows.items()}
+            chosen = params.get("checkpoint") or params.get("model")
+            if chosen:
+                if chosen not in self.catalogue:
+                    raise ValueError(f"checkpoint {chosen} is not offered by this worker "
+                                     "(start it with the server's --checkpoint folders)")
+                params["checkpoint_folder"] = self.catalogue[chosen].folder
             made = JOBS[kind](params, inputs, folder, lambda f, st: self._progress(job_id, f, st))
             self._progress(job_id, 0.95, "saving")
             self._finish(job_id, made)

@@ -3,8 +3,6 @@ OpenAPI spec at /openapi.json documents them and a bad value is a 422 naming the
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 FileId = Field(pattern=r"^[0-9a-f]{32}$", description="an id from POST /upload")
@@ -23,7 +21,8 @@ class FuseRequest(Request):
     qpm: float | None = Field(None, ge=20, le=400, description="default: a's tempo to b's")
     program: int | None = Field(None, ge=0, le=127, description="the melody's GM program")
     section: str = Field("auto", description="auto, intro or a bar number")
-    model: Literal["vae-2bar", "vae-16bar"] = "vae-2bar"
+    model: str = Field("vae-2bar", max_length=120,
+                       description="a VAE from GET /models: vae-2bar, vae-16bar or the server's")
     melody_only: bool = False
 
     @field_validator("file_ids")
@@ -52,6 +51,8 @@ class GenerateRequest(Request):
     temperature: float | None = Field(None, ge=0, le=2)
     seed: int | None = Field(None, ge=0, le=2**31 - 1)
     program: int | None = Field(None, ge=0, le=127, description="one program for every track")
+    checkpoint: str | None = Field(None, max_length=120,
+                                   description="a name from GET /models (default: shipped)")
 
 
 class MelodyRequest(Request):

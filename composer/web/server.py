@@ -19,9 +19,11 @@ def serve(settings: StudioSettings, *, host: str = "127.0.0.1", port: int = 8000
 
     app = create_app(settings)  # migrates the database before any worker opens it
     child = None
-    if worker:
+    if worker:  # the worker offers the same checkpoints
+        paths = os.pathsep.join(str(p) for p in settings.checkpoints)
         child = subprocess.Popen([sys.executable, "-m", "composer", "worker",
-                                  "--data", str(settings.data)], env=os.environ.copy())
+                                  "--data", str(settings.data)],
+                                 env={**os.environ, "COMPOSER_STUDIO_CHECKPOINTS": paths})
     if on_ready:
         on_ready(f"http://{host}:{port}/")
     try:

@@ -19,10 +19,13 @@ class StudioSettings:
     jobs_per_minute: int = 30  # per client address, on job creation
     max_steps: int = 16  # a fusion's steps
     max_bars: int = 64  # a generated piece's bars
+    checkpoints: tuple[Path, ...] = ()  # offered beside the shipped ones (catalogue.py)
 
     @classmethod
-    def from_env(cls, data: str | os.PathLike | None = None) -> StudioSettings:
+    def from_env(cls, data: str | os.PathLike | None = None,
+                 checkpoints: tuple[str | os.PathLike, ...] = ()) -> StudioSettings:
         """--data, else COMPOSER_STUDIO_DATA, else ~/.local/share/composer/studio;
+        --checkpoint folders, else COMPOSER_STUDIO_CHECKPOINTS (separated by os.pathsep);
         DATABASE_URL, REDIS_URL and the limits (COMPOSER_STUDIO_JOBS_PER_MINUTE,
         COMPOSER_STUDIO_MAX_UPLOAD_MB) from the environment, as deployments set them."""
         folder = Path(data or os.environ.get("COMPOSER_STUDIO_DATA") or DEFAULT_DATA)
@@ -30,8 +33,11 @@ class StudioSettings:
         url = _driver(os.environ.get("DATABASE_URL") or f"sqlite:///{folder / 'studio.db'}")
         rate = int(os.environ.get("COMPOSER_STUDIO_JOBS_PER_MINUTE", "30"))
         upload = float(os.environ.get("COMPOSER_STUDIO_MAX_UPLOAD_MB", "8"))
+        extra = checkpoints or tuple(
+            p for p in os.environ.get("COMPOSER_STUDIO_CHECKPOINTS", "").split(os.pathsep) if p)
         return cls(data=folder, database_url=url, redis_url=os.environ.get("REDIS_URL"),
-                   jobs_per_minute=rate, max_upload_bytes=int(upload * 1024 * 1024))
+                   jobs_per_minute=rate, max_upload_bytes=int(upload * 1024 * 1024),
+                   checkpoints=tuple(Path(p).expanduser().resolve() for p in extra))
 
     @property
     def files(self) -> Path:
