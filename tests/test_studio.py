@@ -520,3 +520,32 @@ def test_jobs_choose_among_the_servers_own_checkpoints(tmp_path):
             assert response.status == 422 and words in response.json()["error"], response.body
     finally:
         sc.stop(server)
+
+
+def test_a_melody_over_an_uploaded_audio_backing_is_mixed(studio, tmp_path):
+    """A WAV backing (the G D Em C progression rendered by FluidSynth) goes in as audio; the
+    job writes a melody and its mix over the backing."""
+    import soundfile
+    from test_backing import progression_midi
+
+    from composer.render import Renderer
+
+    with Renderer() as renderer:
+        clip = renderer.render_midi(progression_midi(tmp_path / "band.mid"))
+    soundfile.write(str(tmp_path / "band.wav"), clip.audio, clip.sample_rate)
+    client, _ = studio
+    backing = upload(client, tmp_path / "band.wav")
+    assert backing["kind"] == "audio" and 18 < backing["info"]["seconds"] < 25
+    job = client.wait(client.post_json("/generate/melody", {"file_id": backing["file_id"],
+                                                            "bars": 4, "seed": 1}
+                                       ).json()["job_id"])
+    assert job["status"] == "done", job["error"]
+    assert "audio backing" in job["result"]["summary"]
+    mix = client.get(f"/download/{job['result']['wav_file_id']}")
+    with wave.open(io.BytesIO(mix.body)) as w:
+        assert w.getnchannels() == 2 and w.getnframes() / w.getframerate() > 15
+    melody = pretty_midi.PrettyMIDI(io.BytesIO(
+        client.get(f"/download/{job['result']['file_id']}").body))
+    assert len(melody.instruments) == 1 and len(melody.instruments[0].notes) >= 4
+    fusion = client.post_json("/generate/vae", {"file_ids": [backing["file_id"]] * 2})
+    assert fusion.status == 422 and "two MIDI songs" in fusion.json()["error"]
