@@ -95,7 +95,9 @@ def test_bad_requests_are_json_errors_without_tracebacks(studio, chorales):
         assert response.status == 422, (name, response.status, error)
         assert error.startswith(name + ":") and "Traceback" not in error, error
     big = client.upload("big.mid", b"MThd" + bytes(9 * 1024 * 1024))
-    assert big.status == 413 and "limit" in big.json()["error"]
+    assert big.status == 413 and big.json()["error"].startswith("big.mid: ")
+    assert "limit is 8 MB" in big.json()["error"]
+    assert _unread_upload(client, 10 * 1024**3).startswith("HTTP/1.1 413")  # 10 GB announced
 
     # a MIDI bomb: a valid 43-byte file that lasts 59 minutes is kept (every command reads
     # it), and the job it feeds stops at the render cap with the reason, not an hour of audio
@@ -122,6 +124,18 @@ def test_bad_requests_are_json_errors_without_tracebacks(studio, chorales):
         response = client.get(path)
         assert response.status == 404 and "error" in response.json()
     assert (data / "studio.db").exists()  # the database was never served
+
+
+def _unread_upload(client, length: int) -> str:
+    """The answer to an upload that announces `length` bytes and sends none of them."""
+    import socket
+    from urllib.parse import urlsplit
+
+    where = urlsplit(client.base)
+    with socket.create_connection((where.hostname, where.port), timeout=10) as s:
+        s.sendall(f"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; "
+                  f"boundary=b\r\nContent-Length: {length}\r\n\r\n".encode())
+        return s.recv(4096).decode(errors="replace")
 
 
 def _drums_only() -> bytes:

@@ -86,6 +86,20 @@ def create_app(settings: StudioSettings, studio: Studio | None = None) -> FastAP
         return JSONResponse({"error": "internal error; the server log has the details"},
                             status_code=500)
 
+    @app.middleware("http")
+    async def _refuse_huge_uploads(request: Request, call_next):
+        """Bodies far over the limit are refused unread: multipart parsing would spool all
+        of a 10 GB upload to disk first. (Answering before the body is read resets most
+        clients' connection, so uploads merely over the limit are read and answered with
+        the file's name; the page checks sizes before it sends.)"""
+        length = request.headers.get("content-length", "")
+        if request.url.path == "/upload" and length.isdigit() and \
+                int(length) > 4 * settings.max_upload_bytes:
+            return JSONResponse({"error": f"{int(length) / 1e6:.0f} MB; the limit is "
+                                          f"{settings.max_upload_bytes / 1e6:.0f} MB"},
+                                status_code=413, headers={"Connection": "close"})
+        return await call_next(request)
+
     @app.post("/upload", status_code=201)
     async def upload(file: UploadFile = File(...)) -> dict:
         """A MIDI song or an audio backing track, checked before it is kept."""
@@ -131,6 +145,12 @@ def create_app(settings: StudioSettings, studio: Studio | None = None) -> FastAP
     for kind, schema in REQUESTS.items():
         app.post(f"/generate/{kind}", status_code=202, summary=SUMMARIES[kind],
                  description=schema.__doc__)(_endpoint(kind, schema, submit))
+
+    @app.get("/limits")
+    def limits() -> dict:
+        """What the page checks before it sends: upload size, steps, bars, jobs a minute."""
+        return {"max_upload_bytes": settings.max_upload_bytes, "max_steps": settings.max_steps,
+                "max_bars": settings.max_bars, "jobs_per_minute": settings.jobs_per_minute}
 
     @app.get("/models")
     def models() -> list[dict]:

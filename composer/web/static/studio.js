@@ -22,8 +22,14 @@ async function api(method, path, body) {
   return data;
 }
 
+let limits = { max_upload_bytes: Infinity };  // GET /limits replaces it at start
+
 async function upload(files) {
   for (const file of files) {
+    if (file.size > limits.max_upload_bytes) {  // said here, before megabytes are sent
+      say(`${file.name}: ${(file.size / 1e6).toFixed(1)} MB; the limit is ${(limits.max_upload_bytes / 1e6).toFixed(0)} MB`, true);
+      continue;
+    }
     const form = new FormData();
     form.append("file", file);
     try {
@@ -172,6 +178,7 @@ drop.addEventListener("dragleave", () => drop.classList.remove("over"));
 drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); upload(e.dataTransfer.files); });
 $("picker").addEventListener("change", (e) => upload(e.target.files));
 for (const kind of ["vae", "gan", "hybrid", "pop", "melody"]) $(kind).onclick = () => start(kind);
+api("GET", "/limits").then((l) => { limits = l; }).catch(() => {});
 refreshJobs();
 refreshGallery();
 setInterval(refreshJobs, 3000);
