@@ -51,13 +51,14 @@ def main() -> None:
         fallback = load_runtime(
             info, {k: v for k, v in weights.items() if not k.startswith("prior/")})
         priors = [("N(0, I)", fallback)]
-        if "prior/mean" in weights:
+        if "prior/mean" in weights or "prior/means" in weights:
             spreads = ([float(x) for x in args.spreads.split(",")] if args.spreads
                        else [runtime.spread])
             for spread in spreads:
                 rt = load_runtime({**info, "prior": {**info["prior"], "spread": spread}},
                                   weights)
-                priors.append((f"fitted x{spread:g}" if spread != 1 else "fitted", rt))
+                kind = "mixture" if "prior/means" in weights else "fitted"
+                priors.append((f"{kind} x{spread:g}" if spread != 1 else kind, rt))
         for prior, rt in priors:
             for temperature in temperatures:
                 started = time.perf_counter()

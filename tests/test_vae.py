@@ -128,7 +128,9 @@ def test_new_melodies_come_from_the_prior_fitted_at_export(tiny_vae, small_corpu
     assert result.returncode == 0, result.stderr
     info2, weights2 = load_checkpoint(old)
     assert np.allclose(weights2["prior/mean"], weights["prior/mean"], atol=1e-3)
-    assert info2["weights_dtype"] == info["weights_dtype"] and info2["prior"] == info["prior"]
+    assert info2["weights_dtype"] == info["weights_dtype"]
+    assert {k: v for k, v in info2["prior"].items() if k != "command"} == info["prior"]
+    assert info2["prior"]["command"].startswith("python -m training.vae_prior ")
     result = subprocess.run([sys.executable, "-m", "training.vae_prior", tmp_path / "nothing",
                              "--corpus", small_corpus], capture_output=True, text=True, cwd=f.ROOT)
     assert result.returncode == 1 and "nothing" in result.stderr
@@ -427,3 +429,45 @@ def test_a_named_melody_is_the_only_line_and_a_drifting_tempo_one_piece():
     assert len(melodies) == 1
     pitches = set((melodies[0][melodies[0] >= 2] - 2 + 21).tolist())
     assert pitches == {72, 73, 74, 75, 76}
+
+
+def test_a_mixture_prior_takes_its_component_from_the_first_noise_coordinate():
+    """Noise's first coordinate, through the normal CDF, picks a component by cumulative
+    weight; the latent is that component's mean plus spread x its scale x the noise."""
+    from models.vae.runtime import place_on_prior
+
+    w = {"prior/means": np.array([[-10.0, 0.0], [0.0, 0.0], [10.0, 0.0]], np.float32),
+         "prior/scales": np.array([[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]], np.float32),
+         "prior/weights": np.array([0.2, 0.5, 0.3], np.float32)}
+    # CDF(-1.5) = 0.07 -> first; CDF(0) = 0.5 -> second; CDF(1.5) = 0.93 -> third
+    noise = np.array([[-1.5, 1.0], [0.0, 1.0], [1.5, 1.0]], np.float32)
+    z = place_on_prior(w, noise, spread=0.5)
+    np.testing.assert_allclose(z, [[-10.75, 0.5], [0.0, 1.0], [12.25, 1.5]], atol=1e-5)
+    # a slow walk in noise space changes component only where the cumulative weight says
+    walk = np.stack([np.linspace(-3, 3, 61), np.zeros(61)], axis=1)
+    chosen = np.argmin(np.abs(place_on_prior(w, walk, 0.0)[:, :1] - w["prior/means"][:, 0]),
+                       axis=1)
+    assert list(np.flatnonzero(np.diff(chosen))) == [21, 35]  # CDF passes 0.2 at -0.84, 0.7 at 0.52
+
+
+def test_vae_prior_fits_a_mixture_in_walk_order(tiny_vae, small_corpus, tmp_path):
+    from models.checkpoint import load_checkpoint
+
+    folder = tmp_path / "mixed"
+    shutil.copytree(tiny_vae, folder)
+    result = subprocess.run([sys.executable, "-m", "training.vae_prior", folder, "--corpus",
+                             small_corpus, "--components", "4"], capture_output=True,
+                            text=True, cwd=f.ROOT)
+    assert result.returncode == 0, result.stderr
+    info, weights = load_checkpoint(folder)
+    assert info["prior"]["components"] == 4 and "--components 4" in info["prior"]["command"]
+    means = weights["prior/means"].astype(np.float64)
+    assert means.shape == weights["prior/scales"].shape == (4, VaeRuntime.from_checkpoint(
+        info, weights).z_size)
+    assert abs(weights["prior/weights"].sum() - 1) < 1e-2
+    axis = np.linalg.svd(means - means.mean(0))[2][0]
+    projected = (means - means.mean(0)) @ axis
+    assert np.all(np.diff(projected) >= 0) or np.all(np.diff(projected) <= 0)
+    runtime = load_runtime(info, weights)
+    made = runtime.sample(8, np.random.default_rng(0), 0.5)
+    assert made.shape == (8, runtime.steps)

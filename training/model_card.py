@@ -48,11 +48,16 @@ def render(folder: Path) -> str:
               *([f"- Bottom: the 2-bar VAE `{bottom['checkpoint']}` (made by "
                  f"`{bottom.get('command')}`), frozen; its weights are carried in weights.npz "
                  "under bottom/."] if (bottom := info.get("bottom")) else []),
-              *([f"- Sampling prior: a Gaussian fitted to the posteriors of {prior['windows']:,} "
+              *([f"- Sampling prior: "
+                 + (f"a mixture of {prior['components']} diagonal Gaussians"
+                    if prior.get("components") else "a Gaussian")
+                 + f" fitted to the posteriors of {prior['windows']:,} "
                  f"{prior['split']} windows of `{prior['corpus']}` (training/vae_prior.py); "
                  "new melodies draw their latents from it, not from N(0, I)"
-                 + (f", at {prior['spread']:g} of its scale (prior.spread, chosen with "
-                    "benchmarks/vae_sampling.py)." if prior.get("spread", 1) != 1 else ".")]
+                 + (f", at {prior['spread']:g} of {'their' if prior.get('components') else 'its'}"
+                    " scale (prior.spread, chosen with "
+                    "benchmarks/vae_sampling.py)." if prior.get("spread", 1) != 1 else ".")
+                 + (f" Fitted by `{prior['command']}`." if prior.get("command") else "")]
                 if (prior := info.get("prior")) else []),
               *_step_line(folder), ""]
     best = training.get("best", {})

@@ -87,9 +87,14 @@ class StackedVaeTask(VaeTask):
 
         weights = {**weights_of(model), **self.bottom_weights}
         runtime = StackedVaeRuntime.from_checkpoint({"network": self.network.to_dict()}, weights)
-        weights.update(vae_prior.fit(runtime, self.windows["train"]))
-        _save(self, out, config, summary, weights, {"windows": len(self.windows["train"])},
+        train = self.windows["train"]
+        components = vae_prior.mixture_size(len(train))
+        limit = vae_prior.MIXTURE_LIMIT if components else vae_prior.LIMIT
+        weights.update(vae_prior.fit_mixture(runtime, train, components) if components
+                       else vae_prior.fit(runtime, train))
+        _save(self, out, config, summary, weights, {"windows": len(train)},
               bottom={"checkpoint": str(self.bottom),
                       "command": self.bottom_info.get("training", {}).get("command")},
               prior={"corpus": str(self.corpus), "split": "train",
-                     "windows": min(vae_prior.LIMIT, len(self.windows["train"]))})
+                     "windows": min(limit, len(train)),
+                     **({"components": components} if components else {})})

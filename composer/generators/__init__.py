@@ -87,9 +87,9 @@ GENERATORS: dict[str, ModelSpec] = {spec.name: spec for spec in (
               "composer.generators.vae:VaeGenerator", loads=VAES, temperature=0.5,
               interpolates=True, evaluator="vae"),
     ModelSpec("vae-16bar", "melody VAE over 16 bars: one z for eight vae-2bar segments",
-              # 0.5 with z at half the fitted prior's scale (model.json prior.spread): the
-              # closest to held-out melodies (distance 0.29; at full scale 0.46, 0.8: 0.47);
-              # see docs/BENCHMARKS.md, "Sampling the melody VAEs"
+              # 0.5 with z at half the scales of its fitted mixture prior (model.json
+              # prior.spread): distance 0.129 to held-out melodies (0.8: 0.130; full scale
+              # 0.28); see docs/BENCHMARKS.md, "Sampling the melody VAEs"
               "composer.generators.vae:VaeGenerator", loads=VAES, temperature=0.5,
               interpolates=True, evaluator="vae"),
     ModelSpec("gan", "MuseGAN-style phrase GAN: four chorale voices together",

@@ -6,6 +6,8 @@ matrix product a row lookup, which is most of why this is fast.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from models.sampling import sample_logits
@@ -140,8 +142,18 @@ def prior_spread(info: dict) -> float:
 def place_on_prior(w: dict[str, np.ndarray], noise, spread: float = 1.0) -> np.ndarray:
     """Standard-normal `noise` as latents of the fitted prior in `w` (N(0, I) without one),
     drawn `spread` times its scale: under 1, closer to its centre, where a model whose
-    posteriors are far from Gaussian decodes more like its corpus."""
+    posteriors are far from Gaussian decodes more like its corpus.
+
+    A mixture prior ("prior/means", "prior/scales", "prior/weights": diagonal Gaussians
+    stored in walk order) takes its component from the noise's first coordinate, through
+    its normal CDF and the components' cumulative weights: a latent walk in noise space
+    (composer play) stays in a component or moves to a neighbouring one."""
     noise = np.asarray(noise, np.float32)
+    if "prior/means" in w:
+        share = 0.5 * (1.0 + np.vectorize(math.erf)(noise[..., 0] / math.sqrt(2.0)))
+        edges = np.cumsum(w["prior/weights"].astype(np.float64))
+        k = np.minimum(np.searchsorted(edges / edges[-1], share), len(edges) - 1)
+        return w["prior/means"][k] + spread * w["prior/scales"][k] * noise
     if "prior/mean" not in w:
         return noise
     return w["prior/mean"] + spread * w["prior/scale"] * noise
