@@ -524,6 +524,7 @@ def test_jobs_choose_among_the_servers_own_checkpoints(tmp_path):
         assert client.wait(ok["job_id"])["status"] == "done"
         failed = client.wait(bad["job_id"])
         assert failed["status"] == "failed" and "broken-gan" in failed["error"]
+        assert str(tmp_path) not in failed["error"], failed["error"]  # no server paths
         for path, payload, words in [
             ("/generate/pop", {"checkpoint": "my-gan"}, "is a gan model"),
             ("/generate/hybrid", {"checkpoint": "gan"}, "takes no checkpoint"),

@@ -81,9 +81,21 @@ class Studio:
             log.info("job %s cancelled while running", job_id)
         except Exception as exc:  # noqa: BLE001 - a job's error goes to its row, not the worker
             log.warning("job %s failed: %s", job_id, traceback.format_exc(limit=3))
-            self._update(job_id, status="failed", error=_one_line(exc), finished=now())
+            self._update(job_id, status="failed", finished=now(),
+                         error=self._without_paths(_one_line(exc), rows, folder))
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+
+    def _without_paths(self, text: str, rows: dict, folder: Path) -> str:
+        """An error as the client may see it: the server's folders replaced by the names
+        the client knows (its files' names, the checkpoints' names)."""
+        names = {str(files.path_of(self.settings.files, row)): row.name
+                 for row in rows.values() if row is not None}
+        names.update({str(e.folder): e.name for e in self.catalogue.values()})
+        names.update({str(folder): "the job's folder", str(self.settings.data): "the studio"})
+        for path in sorted(names, key=len, reverse=True):  # longest first: nested folders
+            text = text.replace(path, names[path])
+        return text
 
     def _progress(self, job_id: str, fraction: float, stage: str) -> None:
         with self.session() as s:
