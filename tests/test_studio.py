@@ -207,6 +207,18 @@ def test_a_running_job_stops_when_cancelled(tmp_path, monkeypatch):
         sc.stop(server)
 
 
+def test_a_taken_port_is_one_line(studio, tmp_path):
+    import factories as f
+    from urllib.parse import urlsplit
+
+    client, _ = studio
+    result = f.run_cli("serve", "--port", urlsplit(client.base).port, "--data", tmp_path,
+                       "--no-worker", timeout=60)
+    assert result.returncode == 1 and f.lines(result.stderr) == [
+        f"error: --host 127.0.0.1 --port {urlsplit(client.base).port}: address already in use; "
+        "is another server running there?"]
+
+
 def test_job_creation_is_rate_limited_per_client(tmp_path):
     server, client = sc.serve(tmp_path, worker=False,
                               env={"COMPOSER_STUDIO_JOBS_PER_MINUTE": "3"})

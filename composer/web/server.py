@@ -17,6 +17,7 @@ def serve(settings: StudioSettings, *, host: str = "127.0.0.1", port: int = 8000
 
     from composer.web.app import create_app
 
+    _check_port(host, port)
     app = create_app(settings)  # migrates the database before any worker opens it
     child = None
     if worker:  # the worker offers the same checkpoints
@@ -35,6 +36,20 @@ def serve(settings: StudioSettings, *, host: str = "127.0.0.1", port: int = 8000
                 child.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 child.kill()
+
+
+def _check_port(host: str, port: int) -> None:
+    """A taken port is one line before anything starts, not uvicorn's log after the banner."""
+    import errno
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            hint = "; is another server running there?" if exc.errno == errno.EADDRINUSE else ""
+            raise ValueError(f"--host {host} --port {port}: "
+                             f"{(exc.strerror or str(exc)).lower()}{hint}") from None
 
 
 def work(settings: StudioSettings, *, workers: int = 1) -> None:
