@@ -189,6 +189,30 @@ def test_onset_bias_decides_where_notes_start():
     assert (steered >= FIRST_NOTE).sum() >= 16
 
 
+def test_no_note_is_held_past_two_bars():
+    """With onsets all but forbidden, a line's notes would be held for ever; the cap ends
+    each at 2 bars (the rest cap then starts the next), as POP909's melodies do."""
+    from models.checkpoint import default_dir, load_checkpoint
+    from models.lead.runtime import LeadRuntime
+
+    _, weights = load_checkpoint(default_dir("lead"))
+    runtime = LeadRuntime(weights)
+    conditions = np.array([Chord(root, quality).id * STEPS_PER_BAR + step
+                           for root, quality in PROGRESSION * 4 for step in range(STEPS_PER_BAR)])
+
+    def longest_note(**caps):
+        events = runtime.sample(conditions, temperature=0.7, rng=np.random.default_rng(0),
+                                onset_bias=np.full(STEPS_PER_BAR, -20.0), **caps)
+        longest, run = 0, 0
+        for event in events.tolist():
+            run = 1 if event >= FIRST_NOTE else run + 1 if event == HOLD and run else 0
+            longest = max(longest, run)
+        return longest
+
+    assert longest_note(max_hold_steps=10**6) > 2 * STEPS_PER_BAR  # uncapped: held on
+    assert 0 < longest_note() <= 2 * STEPS_PER_BAR
+
+
 def test_onset_calibration_writes_the_bias_composer_melody_uses(pop_corpus, tmp_path):  # noqa: F811
     import json
     import shutil
